@@ -1,0 +1,38 @@
+# The two commands: `make run` sets up and serves the shop; `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test test-deps lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+## make run: install, create/upgrade the SQLite database in instance/, seed, serve on 127.0.0.1:8000
+run: $(VENV)/.runtime
+	$(BIN)/flask --app webshop init-db
+	$(BIN)/gunicorn -c gunicorn.conf.py
+
+## make test: install test dependencies (Debian chromium, postgresql, nginx, wrk when missing) and run every test
+test: $(VENV)/.dev test-deps
+	scripts/run-tests $(BIN)/python $(PYTEST_ARGS)
+
+test-deps:
+	scripts/install-test-deps
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check webshop tests bench
+
+bench: $(VENV)/.dev test-deps
+	$(BIN)/python bench/visits.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

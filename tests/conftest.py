@@ -1,0 +1,196 @@
+"""Fixtures: a fresh database per test on SQLite and on a real PostgreSQL server.
+
+Every test that uses ``app`` runs twice, once per database, unless
+``--databases`` narrows it. The PostgreSQL server is a throwaway cluster
+started here with ``pg_ctl``. A skipped test counts as a failure: the
+suite's own setup installs everything the tests need.
+"""
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.helpers import free_port
+from webshop import create_app
+from webshop.db import db
+
+TEST_KEY = "test-secret-key-for-the-suite-only"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--databases",
+        default="sqlite,postgresql",
+        help="comma-separated database backends to run database tests on",
+    )
+
+
+def pytest_generate_tests(metafunc):
+    if "database" in metafunc.fixturenames:
+        backends = metafunc.config.getoption("--databases").split(",")
+        metafunc.parametrize("database", backends, indirect=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A skip is a failure: nothing in this suite may quietly not run."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"test was skipped, which this suite treats as a failure: {report.longrepr}"
+
+
+def pg_binary(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        raise RuntimeError(f"{name} not found: install Debian's postgresql package (make test-deps)")
+    return found[-1]
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster in a temporary directory, on 127.0.0.1."""
+
+    def __init__(self):
+        self.base = Path(tempfile.mkdtemp(prefix="webshop-pg-"))
+        self.data = self.base / "data"
+        self.port = free_port()
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_user:
+            shutil.chown(self.base, "postgres", "postgres")
+
+    def run(self, *args):
+        subprocess.run([*self.as_user, *args], check=True, capture_output=True)
+
+    def start(self):
+        self.run(pg_binary("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self.pg_ctl("start", "-w", "-l", str(self.base / "server.log"), "-o", self.options())
+
+    def options(self) -> str:
+        return (
+            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+
+    def pg_ctl(self, *args):
+        self.run(pg_binary("pg_ctl"), "-D", str(self.data), *args)
+
+    def stop(self):
+        self.pg_ctl("stop", "-m", "fast", "-w")
+
+    def url(self, database="postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def admin(self, sql: str):
+        engine = create_engine(self.url(), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+        engine.dispose()
+
+    def remove(self):
+        try:
+            self.pg_ctl("stop", "-m", "immediate", "-w")
+        finally:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.remove()
+
+
+def build_schema(uri: str, instance: Path):
+    """Run every migration and seed the catalogue, as ``flask init-db`` does."""
+    from flask_migrate import upgrade
+
+    from webshop.catalogue import seed_catalogue
+    from webshop.db import MIGRATIONS_DIR
+
+    app = create_app({"SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": uri}, instance_path=str(instance))
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR)
+        seed_catalogue()
+        if uri.startswith("sqlite"):
+            db.session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    path = folder / "template.sqlite3"
+    build_schema(f"sqlite:///{path}", folder)
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server, tmp_path_factory):
+    postgres_server.admin("CREATE DATABASE webshop_template")
+    build_schema(postgres_server.url("webshop_template"), tmp_path_factory.mktemp("pg-template"))
+    return "webshop_template"
+
+
+@pytest.fixture
+def database(request, tmp_path):
+    """A fresh, migrated, seeded database; the parameter names the backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "instance" / "webshop.sqlite3"
+        path.parent.mkdir(exist_ok=True)
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    template = request.getfixturevalue("postgres_template")
+    name = "t_" + uuid.uuid4().hex[:12]
+    server.admin(f"CREATE DATABASE {name} TEMPLATE {template}")
+    yield server.url(name)
+    server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def instance_path(tmp_path):
+    path = tmp_path / "instance"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def app_config():
+    """Extra configuration for one test: override this fixture or mutate the dict."""
+    return {}
+
+
+@pytest.fixture
+def app(database, instance_path, app_config):
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": TEST_KEY,
+        "SQLALCHEMY_DATABASE_URI": database,
+        "RDNS_ENABLED": False,
+        **app_config,
+    }
+    app = create_app(config, instance_path=str(instance_path))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()

@@ -1,0 +1,37 @@
+"""webshop: a storefront that demonstrates its own privacy policy."""
+
+import os
+
+from flask import Flask
+
+from . import config
+
+
+def create_app(test_config=None, instance_path=None):
+    """Build the app: configuration, then each concern in the order a request needs it."""
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    app.config.from_mapping(config.DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env()
+    if test_config:
+        app.config.from_mapping(test_config)
+    config.finish(app)
+
+    from . import logs
+
+    logs.init_app(app)
+
+    from . import cart, checkout, consent, db, privacy, security, shop, visits
+
+    db.init_app(app)  # database
+    security.init_app(app)  # CSRF, headers, error pages
+    consent.init_app(app)  # g.blocking_signal, g.consent_acknowledged
+    visits.init_app(app)  # client IP, visitor id, the visit row
+    cart.init_app(app)  # g.cart in, cookie out
+    shop.init_app(app)  # catalogue and cart pages
+    checkout.init_app(app)  # fulfillment orders
+    privacy.init_app(app)  # the policy
+
+    return app

@@ -1,0 +1,185 @@
+"""The shopping cart, kept in a signed cookie named ``cart``.
+
+Written the way Flask's ``sessions.py`` writes the session: a serializer with
+its own salt that accepts the fallback keys, a bad or expired cookie becomes
+an empty cart (never an error), and the cookie is written only when the cart
+changed. The payload is product ids and quantities, nothing else; prices
+always come from the database.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from flask import current_app, flash, g, request
+from itsdangerous import BadData
+
+from . import cookies
+from .db import db
+from .models import Product
+from .signing import serializer
+
+log = logging.getLogger(__name__)
+
+COOKIE = "cart"
+MAX_COOKIE_BYTES = 4093  # name=value, the smallest limit browsers guarantee
+MIN_QUANTITY, MAX_QUANTITY = 1, 99
+
+
+class Cart:
+    """Product id → quantity, in the order the shopper added them."""
+
+    def __init__(self, lines: dict[int, int] | None = None):
+        self.lines: dict[int, int] = dict(lines or {})
+        self.modified = False
+        self._encoded: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @property
+    def count(self) -> int:
+        """Number of items, as shown in the header."""
+        return sum(self.lines.values())
+
+    def quantity(self, product_id: int) -> int:
+        return self.lines.get(product_id, 0)
+
+    def set(self, product_id: int, quantity: int) -> bool:
+        """Set a line's quantity (0 removes it). False if the cookie would overflow."""
+        changed = dict(self.lines)
+        if quantity <= 0:
+            changed.pop(product_id, None)
+        else:
+            changed[product_id] = min(quantity, MAX_QUANTITY)
+        return self._replace(changed)
+
+    def add(self, product_id: int, quantity: int = 1) -> bool:
+        return self.set(product_id, self.quantity(product_id) + quantity)
+
+    def remove(self, product_id: int) -> None:
+        self.set(product_id, 0)
+
+    def clear(self) -> None:
+        self._replace({})
+
+    def _replace(self, lines: dict[int, int]) -> bool:
+        if lines == self.lines:
+            return True
+        encoded = encode(lines) if lines else ""
+        if len(COOKIE) + 1 + len(encoded) > MAX_COOKIE_BYTES:
+            return False
+        self.lines, self._encoded, self.modified = lines, encoded, True
+        return True
+
+
+@dataclass
+class PricedLine:
+    product: Product
+    quantity: int
+
+    @property
+    def total_cents(self) -> int:
+        return self.product.price_cents * self.quantity
+
+
+def encode(lines: dict[int, int]) -> str:
+    return serializer("cart").dumps([[pid, qty] for pid, qty in lines.items()])
+
+
+def decode(value: str) -> dict[int, int]:
+    """Turn a cookie value into cart lines; anything unusable is an empty cart."""
+    max_age = current_app.config["CART_MAX_AGE_DAYS"] * 86400
+    try:
+        payload = serializer("cart").loads(value, max_age=max_age)
+    except BadData as error:
+        log.warning("cart cookie rejected (%s); starting an empty cart", type(error).__name__)
+        return {}
+    lines = _valid_lines(payload)
+    if lines is None:
+        log.warning("cart cookie had a signed but malformed payload; starting an empty cart")
+        return {}
+    return lines
+
+
+def _valid_lines(payload) -> dict[int, int] | None:
+    if not isinstance(payload, list):
+        return None
+    lines: dict[int, int] = {}
+    for item in payload:
+        if not (isinstance(item, list) and len(item) == 2):
+            return None
+        pid, qty = item
+        if not all(type(n) is int for n in (pid, qty)):
+            return None
+        if pid <= 0 or not MIN_QUANTITY <= qty <= MAX_QUANTITY or pid in lines:
+            return None
+        lines[pid] = qty
+    return lines
+
+
+def priced_lines(cart: Cart) -> list[PricedLine]:
+    """The cart's lines with products and prices from the database.
+
+    Lines for products that no longer exist or were withdrawn are dropped
+    from the cart, and the shopper is told which.
+    """
+    if not cart.lines:
+        return []
+    found = {
+        p.id: p
+        for p in db.session.execute(
+            db.select(Product).where(Product.id.in_(list(cart.lines)))
+        ).scalars()
+    }
+    lines, dropped = [], []
+    for pid, qty in list(cart.lines.items()):
+        product = found.get(pid)
+        if product is None or not product.active:
+            dropped.append(product.name if product else f"item #{pid}")
+            cart.remove(pid)
+        else:
+            lines.append(PricedLine(product, qty))
+    if dropped:
+        flash(
+            "Removed from your cart because they are no longer sold: " + ", ".join(dropped) + ".",
+            "notice",
+        )
+    return lines
+
+
+def load_cart():
+    if request.endpoint == "static":
+        return
+    value = request.cookies.get(COOKIE)
+    g.cart = Cart(decode(value) if value else None)
+    if value and not g.cart.lines:
+        g.cart.modified = True  # a bad cookie is replaced by an empty one
+
+
+def save_cart(response):
+    cart = g.get("cart")
+    if cart is None:
+        return response
+    response.vary.add("Cookie")
+    if cart.modified:
+        if cart.lines:
+            cookies.set_cookie(response, COOKIE, cart._encoded)
+        else:
+            cookies.delete_cookie(response, COOKIE)
+    return response
+
+
+def private_page(response):
+    """Mark a page personal: never stored by a cache, varying with the cookie."""
+    response.headers["Cache-Control"] = "private, no-store"
+    response.vary.add("Cookie")
+    return response
+
+
+def init_app(app):
+    app.before_request(load_cart)
+    app.after_request(save_cart)
+
+    @app.context_processor
+    def cart_in_templates():
+        return {"cart": g.get("cart") or Cart()}

@@ -1,0 +1,121 @@
+"""Configuration: defaults, then ``instance/config.py``, then ``FLASK_*`` variables.
+
+There is no built-in secret key. When none is configured, one is generated
+into ``instance/secret_key`` (mode 0600) on first start and reused after.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """A configuration value is unusable; the message says which and why."""
+
+
+DEFAULTS = {
+    # The store, as named on every page and in every receipt.
+    "STORE_NAME": "Voltage & Vine Electronics",
+    "STORE_EMAIL": "privacy@voltage-vine.example",
+    "STORE_ADDRESS": "12 Loopback Lane, Localhost 12700, Example Republic",
+    # Keys. SECRET_KEY has no default on purpose (see load_secret_key).
+    "SECRET_KEY_FALLBACKS": [],
+    # Database: SQLite in instance/ unless a URI is given.
+    "SQLALCHEMY_DATABASE_URI": None,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SQLITE_BUSY_TIMEOUT_MS": 10_000,
+    # Cookies and request limits.
+    "SESSION_COOKIE_NAME": "session",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "PREFERRED_URL_SCHEME": "http",
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "MAX_FORM_MEMORY_SIZE": 64 * 1024,
+    "MAX_FORM_PARTS": 200,
+    "CART_MAX_AGE_DAYS": 30,
+    "CONSENT_MAX_AGE_DAYS": 365,
+    "VISITOR_MAX_AGE_DAYS": 365,
+    # Forms.
+    "WTF_CSRF_TIME_LIMIT": 4 * 3600,
+    # Proxies in front of the app; 0 means remote_addr is the client.
+    "TRUSTED_PROXIES": 0,
+    # Visit recording.
+    "VISITS_ENABLED": True,
+    "VISIT_RETENTION_DAYS": 90,
+    "RDNS_ENABLED": True,
+    "RDNS_NAMESERVERS": [],
+    "RDNS_TIMEOUT": 2.0,
+    "RDNS_CACHE_SIZE": 4096,
+    # Mail: a Maildir outbox in instance/ unless MAIL_SERVER is set.
+    "MAIL_SERVER": None,
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_TIMEOUT": 10,
+    # Logging: "text" or "json".
+    "LOG_FORMAT": "text",
+    "LOG_LEVEL": "INFO",
+}
+
+SECRET_KEY_FILE = "secret_key"
+
+
+def load_secret_key(instance_path: str) -> str:
+    """Return the secret key stored in the instance folder, creating it once.
+
+    The file is created with O_EXCL and mode 0600 so that two workers
+    starting together agree on one key and nobody else can read it.
+    """
+    path = Path(instance_path) / SECRET_KEY_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if not key:
+            raise ConfigError(f"{path} is empty; delete it to generate a new key")
+        return key
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def finish(app) -> None:
+    """Fill in derived values and reject unusable ones with a clear message."""
+    config = app.config
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = load_secret_key(app.instance_path)
+
+    fallbacks = config.get("SECRET_KEY_FALLBACKS")
+    if fallbacks is None:
+        config["SECRET_KEY_FALLBACKS"] = []
+    elif not isinstance(fallbacks, list) or not all(
+        isinstance(key, str) and key for key in fallbacks
+    ):
+        raise ConfigError(
+            "SECRET_KEY_FALLBACKS must be a list of old keys, e.g. "
+            "FLASK_SECRET_KEY_FALLBACKS='[\"old-key\"]'; got "
+            f"{type(fallbacks).__name__}"
+        )
+
+    if not config.get("SQLALCHEMY_DATABASE_URI"):
+        db_path = Path(app.instance_path) / "webshop.sqlite3"
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_path}"
+
+    for name in ("TRUSTED_PROXIES", "VISIT_RETENTION_DAYS"):
+        try:
+            value = int(config[name])
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a whole number; got {config[name]!r}")
+        if value < 0:
+            raise ConfigError(f"{name} must not be negative; got {value}")
+        config[name] = value
+
+    nameservers = config.get("RDNS_NAMESERVERS") or []
+    if isinstance(nameservers, str):
+        raise ConfigError(
+            "RDNS_NAMESERVERS must be a list of host:port strings, e.g. "
+            "FLASK_RDNS_NAMESERVERS='[\"127.0.0.1:5353\"]'"
+        )
+    config["RDNS_NAMESERVERS"] = list(nameservers)

@@ -1,0 +1,85 @@
+"""The single registry of every cookie the site sets, and the one way to set them.
+
+The cookie page of the policy, "your data" and the code that writes cookies
+all read this registry, so the list shown to visitors cannot drift from
+what the browser actually receives.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app, request
+
+
+@dataclass(frozen=True)
+class CookieSpec:
+    name: str
+    purpose: str
+    lifetime: str
+    contents: str
+    set_when: str
+    config_max_age: str | None = None  # config key holding the age in days
+
+
+REGISTRY = {
+    spec.name: spec
+    for spec in [
+        CookieSpec(
+            name="cart",
+            purpose="Remembers the items you mean to buy (the policy's example of a cookie).",
+            lifetime="30 days after the cart last changed",
+            contents="Product ids and quantities, signed so they cannot be altered. Never prices or personal data.",
+            set_when="You add something to the cart.",
+            config_max_age="CART_MAX_AGE_DAYS",
+        ),
+        CookieSpec(
+            name="consent",
+            purpose="Remembers that you acknowledged the privacy notice, and for which policy version.",
+            lifetime="1 year, or until the policy changes",
+            contents="The policy version you acknowledged, signed.",
+            set_when="You press \"OK\" on the privacy banner.",
+            config_max_age="CONSENT_MAX_AGE_DAYS",
+        ),
+        CookieSpec(
+            name="visitor",
+            purpose="Links the visits of this browser together so they can be combined with what you submit.",
+            lifetime="1 year",
+            contents="A random visitor id, signed.",
+            set_when="After you acknowledge the privacy banner, and never while your browser sends Global Privacy Control or Do Not Track.",
+            config_max_age="VISITOR_MAX_AGE_DAYS",
+        ),
+        CookieSpec(
+            name="session",
+            purpose="Holds the anti-forgery (CSRF) token for forms and one-time notices such as \"added to cart\".",
+            lifetime="Until you close the browser",
+            contents="A random token and pending notices, signed.",
+            set_when="You open a page with a form, or an action leaves a notice.",
+        ),
+    ]
+}
+
+
+def is_secure_request() -> bool:
+    """Whether cookies should carry the Secure attribute."""
+    return request.is_secure or current_app.config["PREFERRED_URL_SCHEME"] == "https"
+
+
+def set_cookie(response, name: str, value: str) -> None:
+    """Set a registered cookie with the site's attributes and its registered lifetime."""
+    spec = REGISTRY[name]
+    max_age = None
+    if spec.config_max_age:
+        max_age = timedelta(days=current_app.config[spec.config_max_age])
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="Lax",
+        secure=is_secure_request(),
+    )
+
+
+def delete_cookie(response, name: str) -> None:
+    REGISTRY[name]  # only registered cookies exist
+    response.delete_cookie(name, httponly=True, samesite="Lax", secure=is_secure_request())

@@ -1,0 +1,62 @@
+"""The database handle, SQLite connection settings and the ``init-db`` command."""
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask_migrate import Migrate, upgrade
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+
+MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate(directory=MIGRATIONS_DIR)
+
+
+@event.listens_for(Engine, "connect")
+def _tune_sqlite(dbapi_connection, connection_record):
+    """WAL, a busy timeout and secure_delete on every SQLite connection.
+
+    WAL lets readers and the writer work at once; the busy timeout makes a
+    writer wait for the lock instead of failing with "database is locked";
+    secure_delete overwrites erased rows so they leave the file.
+    """
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    timeout = 10_000
+    try:
+        timeout = int(current_app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    except RuntimeError:  # connected outside an app context (alembic offline)
+        pass
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {timeout}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA secure_delete = ON")
+    cursor.close()
+
+
+@click.command("init-db")
+def init_db_command():
+    """Create or upgrade the schema and seed the demo catalogue."""
+    from .catalogue import seed_catalogue
+
+    upgrade(directory=MIGRATIONS_DIR)
+    added = seed_catalogue()
+    click.echo(f"Database ready; {added} products added to the catalogue.")
+
+
+def init_app(app):
+    db.init_app(app)
+    migrate.init_app(app, db)
+    app.cli.add_command(init_db_command)

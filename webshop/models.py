@@ -1,0 +1,120 @@
+"""The shop's tables: catalogue, orders and the submissions that carry personal data."""
+
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def new_receipt_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Category(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    blurb: Mapped[str] = mapped_column(String(300), default="")
+
+    products: Mapped[list["Product"]] = relationship(
+        back_populates="category", order_by="Product.name"
+    )
+
+
+class Product(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(120), index=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
+    description: Mapped[str] = mapped_column(Text, default="")
+    price_cents: Mapped[int]
+    # Withdrawn products stay in the table (old orders point at them) but
+    # cannot be bought; carts holding them drop them with a notice.
+    active: Mapped[bool] = mapped_column(default=True)
+    # The picture is drawn, not downloaded: a hue and a motif.
+    hue: Mapped[int] = mapped_column(default=200)
+    motif: Mapped[str] = mapped_column(String(20), default="box")
+
+    category: Mapped[Category] = relationship(back_populates="products")
+
+
+class Submission(db.Model):
+    """One filled-in form that carried personal information.
+
+    Every personal-information form stores one of these: what was entered
+    (``fields``), its own two opt-out choices, and the context of the request
+    that carried it, so it can be combined with that browser's visits.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    receipt_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_receipt_id)
+    kind: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    email: Mapped[str | None] = mapped_column(String(254))
+    name: Mapped[str | None] = mapped_column(String(120))
+    fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    no_marketing: Mapped[bool] = mapped_column(default=False)
+    no_share: Mapped[bool] = mapped_column(default=False)
+    # The request that carried it.
+    blocking_signal: Mapped[bool] = mapped_column(default=False)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    domain: Mapped[str | None] = mapped_column(String(255))
+    domain_confirmed: Mapped[bool] = mapped_column(default=False)
+    visitor_id: Mapped[str | None] = mapped_column(String(64))
+    policy_version: Mapped[str] = mapped_column(String(20))
+    erased_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_submission_email", "email"),
+        Index("ix_submission_kind_created", "kind", "created_at"),
+        Index("ix_submission_visitor", "visitor_id"),
+    )
+
+    @property
+    def shareable(self) -> bool:
+        """Whether this submission may leave the store (before other rules)."""
+        return not (self.no_share or self.blocking_signal or self.erased_at)
+
+
+class Order(db.Model):
+    """A fulfillment order: the cart at checkout, priced from the database."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"))
+    # Personal fields; blanked on erasure, the rest is kept for accounting.
+    name: Mapped[str | None] = mapped_column(String(120))
+    email: Mapped[str | None] = mapped_column(String(254))
+    address: Mapped[str | None] = mapped_column(Text)
+    total_cents: Mapped[int]
+
+    submission: Mapped[Submission | None] = relationship()
+    lines: Mapped[list["OrderLine"]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.id"
+    )
+
+
+class OrderLine(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
+    product_name: Mapped[str] = mapped_column(String(120))
+    unit_price_cents: Mapped[int]
+    quantity: Mapped[int]
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    product: Mapped[Product] = relationship()
+
+    @property
+    def line_total_cents(self) -> int:
+        return self.unit_price_cents * self.quantity

@@ -1,0 +1,110 @@
+"""The store's privacy policy: one clause per practice, each with a stable id.
+
+The ids are the anchors of ``/privacy`` and the keys of the practice map;
+the wording is the store's own. Raising ``POLICY_VERSION`` shows the consent
+banner again to everyone who acknowledged an older version.
+"""
+
+from dataclasses import dataclass
+
+POLICY_VERSION = "2026-11"
+
+
+@dataclass(frozen=True)
+class Clause:
+    id: str
+    title: str
+    text: str
+
+
+CLAUSES = [
+    Clause(
+        "collect-ip",
+        "What our web server records on every visit",
+        "Each time your browser asks our server for a page, the server writes down "
+        "the time, your IP address and, where it can be looked up, the domain name "
+        "that address belongs to, together with the page asked for, how it went, "
+        "your browser's self-description and the page that sent you. We do not do "
+        "this if your browser tells us that it blocks tracking.",
+    ),
+    Clause(
+        "combine",
+        "Putting visits and submissions together",
+        "When you send us something through one of our forms, for example your "
+        "email address, we keep the IP address and domain name of that request "
+        "with it. That lets us connect what you sent to the visits your browser "
+        "made before.",
+    ),
+    Clause(
+        "where-submitted",
+        "Where you give us information",
+        "You give us information when you post on the bulletin board, send us an "
+        "email through the contact form, write in the chat area, register a "
+        "product, answer our survey, place an order, or sign up for the newsletter.",
+    ),
+    Clause(
+        "cookies",
+        "Cookies",
+        "We use cookies to remember what you are doing here, for example the items "
+        "you intend to buy. The list of every cookie we set, what it holds and how "
+        "long it lasts is on this page and comes from the same list our software uses.",
+    ),
+    Clause(
+        "uses",
+        "What we use it for",
+        "We look at what we collect to review how the shop is used, to improve and "
+        "tailor its content and layout, and to tell people about updates to the site.",
+    ),
+    Clause(
+        "sharing",
+        "Who we share it with",
+        "We may pass information to organisations we are affiliated with and to "
+        "other companies, for example for their marketing. Nothing you marked "
+        "\"don't share\" is ever passed on, and every time we pass anything on we "
+        "write it in a ledger you can read.",
+    ),
+    Clause(
+        "opt-out",
+        "Saying no, form by form",
+        "Every page that asks for personal information has two boxes, unticked "
+        "unless you tick them: one to keep that submission out of our marketing and "
+        "one to keep it from being shared. Your choice applies to that submission only.",
+    ),
+    Clause(
+        "other-sources",
+        "Information we already have",
+        "We may already hold information about you from somewhere else, such as a "
+        "product registration. Opting out on one form does not change what you "
+        "chose on another; your data page shows every record with its own choices.",
+    ),
+    Clause(
+        "access",
+        "Seeing and changing your information",
+        "You can see what we hold about you, correct it, download it, choose your "
+        "preferences and have it erased, from the \"your data\" page.",
+    ),
+    Clause(
+        "consent",
+        "Your agreement",
+        "By sending us information you agree to the uses described here. If you do "
+        "not agree you can opt out on the form, use technology that blocks "
+        "tracking, or simply not send it. Every submission gets a receipt that "
+        "records what you agreed to.",
+    ),
+    Clause(
+        "blocking",
+        "Blocking technology",
+        "If your browser sends a Global Privacy Control or Do Not Track signal, we "
+        "count the visit but keep no IP address, domain name or visitor id, set no "
+        "visitor cookie, and treat anything you send in that visit as \"don't "
+        "share\". The shop works with cookies refused; the cart says plainly that it "
+        "needs one.",
+    ),
+    Clause(
+        "contact",
+        "How to reach us",
+        "Write to us at the email or postal address below, or use the contact form.",
+    ),
+]
+
+CLAUSE_IDS = [clause.id for clause in CLAUSES]
