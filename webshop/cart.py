@@ -21,7 +21,7 @@ from .signing import serializer
 log = logging.getLogger(__name__)
 
 COOKIE = "cart"
-MAX_COOKIE_BYTES = 4093  # name=value, the smallest limit browsers guarantee
+MAX_COOKIE_BYTES = 4093  # the whole Set-Cookie value, attributes included
 MIN_QUANTITY, MAX_QUANTITY = 1, 99
 
 
@@ -66,7 +66,7 @@ class Cart:
         if lines == self.lines:
             return True
         encoded = encode(lines) if lines else ""
-        if len(COOKIE) + 1 + len(encoded) > MAX_COOKIE_BYTES:
+        if encoded and cookies.header_size(COOKIE, encoded) > MAX_COOKIE_BYTES:
             return False
         self.lines, self._encoded, self.modified = lines, encoded, True
         return True

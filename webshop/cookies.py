@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app, request
+from werkzeug.http import dump_cookie
 
 
 @dataclass(frozen=True)
@@ -64,20 +65,24 @@ def is_secure_request() -> bool:
     return request.is_secure or current_app.config["PREFERRED_URL_SCHEME"] == "https"
 
 
-def set_cookie(response, name: str, value: str) -> None:
-    """Set a registered cookie with the site's attributes and its registered lifetime."""
+def _attributes(name: str) -> dict:
     spec = REGISTRY[name]
     max_age = None
     if spec.config_max_age:
         max_age = timedelta(days=current_app.config[spec.config_max_age])
-    response.set_cookie(
-        name,
-        value,
-        max_age=max_age,
-        httponly=True,
-        samesite="Lax",
-        secure=is_secure_request(),
-    )
+    return {"max_age": max_age, "httponly": True, "samesite": "Lax", "secure": is_secure_request()}
+
+
+def set_cookie(response, name: str, value: str) -> None:
+    """Set a registered cookie with the site's attributes and its registered lifetime."""
+    response.set_cookie(name, value, **_attributes(name))
+
+
+def header_size(name: str, value: str) -> int:
+    """Bytes of the whole Set-Cookie value, attributes included, as browsers count it."""
+    attributes = _attributes(name)
+    max_age = attributes.pop("max_age")
+    return len(dump_cookie(name, value, max_age=max_age, max_size=0, **attributes))
 
 
 def delete_cookie(response, name: str) -> None:

@@ -70,7 +70,15 @@ def render_error(error):
     else:
         code = error.code or 500
     title, text = ERROR_TEXT.get(code, ("Error", "The request could not be completed."))
-    if isinstance(error, CSRFError):
+    if isinstance(error, CSRFError) and not request.cookies:
+        title = "Cookies needed for forms"
+        text = (
+            "Your browser refused our cookies, so nothing was stored. Forms on this "
+            "site carry an anti-forgery check kept in the session cookie, and the "
+            "cart lives in the cart cookie; browsing works without them. Allow "
+            "cookies for this site to shop or send a form."
+        )
+    elif isinstance(error, CSRFError):
         title = "Form expired"
         text = (
             "This form's security token was missing or out of date, so nothing was "

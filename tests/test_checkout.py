@@ -1,0 +1,117 @@
+"""Checkout turns the cart into an order at database prices, and keeps what was typed on error."""
+
+import pytest
+
+from tests.helpers import submit
+from tests.test_cart import add, product_id
+from webshop.db import db
+from webshop.models import Order, Product, Submission
+
+GOOD = {
+    "name": "Grace Hopper",
+    "email": "grace@example.org",
+    "address": "1 Compiler Court, Arlington, VA",
+}
+
+
+def orders(app):
+    with app.app_context():
+        return db.session.execute(db.select(Order)).scalars().all()
+
+
+def test_empty_cart_cannot_check_out(client):
+    response = client.get("/checkout")
+    assert response.status_code == 303 and response.headers["Location"] == "/cart"
+
+
+def test_order_is_created_at_current_prices_and_cart_is_emptied(client, app):
+    add(client, app, "aurora-x1", 2)
+    add(client, app, "gan-charger-65", 1)
+    with app.app_context():
+        charger = db.session.execute(db.select(Product).where(Product.slug == "gan-charger-65")).scalar_one()
+        charger.price_cents = 3900  # a price change after adding is honoured
+        db.session.commit()
+    response = submit(client, "/checkout", GOOD)
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"])
+    (order,) = orders(app)
+    assert order.number in page.get_data(as_text=True)
+    assert order.total_cents == 2 * 64900 + 3900
+    with app.app_context():
+        order = db.session.get(Order, order.id)
+        assert [(line.product_name, line.unit_price_cents, line.quantity) for line in order.lines] == [
+            ("Aurora X1 Phone", 64900, 2),
+            ("GaN Charger 65 W", 3900, 1),
+        ]
+        assert (order.name, order.email) == ("Grace Hopper", "grace@example.org")
+    assert client.get_cookie("cart") is None
+    assert "Your cart is empty" in client.get("/cart").get_data(as_text=True)
+
+
+def test_order_confirmation_page_shows_no_personal_details(client, app):
+    add(client, app, "aurora-x1")
+    response = submit(client, "/checkout", GOOD)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "grace@example.org" not in page and "Compiler Court" not in page
+
+
+def test_opt_out_boxes_are_unticked_by_default_and_stored_with_the_order(client, app):
+    add(client, app, "aurora-x1")
+    form = client.get("/checkout").get_data(as_text=True)
+    assert 'name="no_marketing"' in form and 'name="no_share"' in form
+    assert "checked" not in form
+    assert "marketing" in form and "share" in form
+    assert 'href="/privacy#consent"' in form
+    submit(client, "/checkout", {**GOOD, "no_marketing": "y"})
+    with app.app_context():
+        submission = db.session.execute(db.select(Submission)).scalar_one()
+        assert submission.kind == "order"
+        assert submission.no_marketing is True and submission.no_share is False
+        assert submission.policy_version
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("name", "", "Enter your name."),
+        ("name", "x" * 121, "Keep the name under 120 characters."),
+        ("email", "", "Enter your email address."),
+        ("email", "not-an-address", "must have an @-sign"),
+        ("email", "a@b@example.org", "invalid characters"),
+        ("address", "", "Enter the address to ship to."),
+        ("address", "short", "Enter a full shipping address"),
+    ],
+)
+def test_each_validation_error_keeps_values_and_stores_nothing(client, app, field, value, message):
+    add(client, app, "aurora-x1")
+    data = {**GOOD, field: value, "no_share": "y"}
+    response = submit(client, "/checkout", data)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert message in page
+    assert f'id="{field}-error"' in page
+    for other, kept in data.items():
+        if other not in (field, "no_share") and kept:
+            assert kept in page
+    assert 'id="no_share" name="no_share" type="checkbox" value="y" checked' in page or (
+        "checked" in page
+    )
+    assert orders(app) == []
+    assert client.get_cookie("cart") is not None  # the cart is kept
+
+
+def test_checkout_without_csrf_token_is_rejected_and_stores_nothing(client, app):
+    add(client, app, "aurora-x1")
+    client.get("/checkout")
+    response = client.post("/checkout", data=GOOD)
+    assert response.status_code == 400
+    assert "Form expired" in response.get_data(as_text=True)
+    assert orders(app) == []
+
+
+def test_product_id_of_cart_line_is_the_only_thing_trusted_from_the_cookie(client, app):
+    add(client, app, "sprout-book")
+    submit(client, "/checkout", GOOD)
+    (order,) = orders(app)
+    assert order.total_cents == 39900
+    assert product_id(app, "sprout-book") > 0
