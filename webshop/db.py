@@ -4,6 +4,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 from flask_migrate import Migrate, upgrade
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
@@ -47,6 +48,7 @@ def _tune_sqlite(dbapi_connection, connection_record):
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command():
     """Create or upgrade the schema and seed the demo catalogue."""
     from .catalogue import seed_catalogue

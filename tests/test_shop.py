@@ -1,0 +1,81 @@
+"""The storefront pages and the demo catalogue."""
+
+from webshop.catalogue import seed_catalogue
+from webshop.db import db
+from webshop.models import Category, Product
+
+
+def test_init_db_seeds_a_catalogue_once(runner, app):
+    result = runner.invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    assert "0 products added" in result.output  # the template database was already seeded
+    with app.app_context():
+        products = db.session.execute(db.select(Product)).scalars().all()
+        categories = db.session.execute(db.select(Category)).scalars().all()
+        assert len(products) >= 24 and len(categories) >= 4
+        assert all(isinstance(p.price_cents, int) and p.price_cents > 0 for p in products)
+        assert seed_catalogue() == 0
+
+
+def test_home_lists_departments_and_products(client):
+    page = client.get("/").get_data(as_text=True)
+    for name in ["Phones", "Laptops", "Audio", "Cameras", "Wearables", "Accessories"]:
+        assert name in page
+    assert page.count('class="card"') >= 8
+    assert "<svg" in page  # pictures are drawn inline, nothing downloaded
+
+
+def test_category_lists_only_its_products(client):
+    page = client.get("/category/audio").get_data(as_text=True)
+    assert "Hush ANC Headphones" in page and "Aurora X1 Phone" not in page
+    assert client.get("/category/nothing-here").status_code == 404
+
+
+def test_product_page_shows_price_picture_and_add_form(client):
+    page = client.get("/product/lumen-m50").get_data(as_text=True)
+    assert "Lumen M50 Camera" in page and "€899.00" in page
+    assert 'aria-label="Drawing of Lumen M50 Camera"' in page
+    assert 'action="/cart/add"' in page and '<label for="quantity">' in page
+
+
+def test_withdrawn_product_page_is_gone(client, app):
+    with app.app_context():
+        product = db.session.execute(db.select(Product).where(Product.slug == "tempo-kids")).scalar_one()
+        product.active = False
+        db.session.commit()
+    assert client.get("/product/tempo-kids").status_code == 404
+    assert "Tempo Kids" not in client.get("/category/wearables").get_data(as_text=True)
+
+
+def test_search_by_name_is_case_insensitive_and_escapes_wildcards(client):
+    page = client.get("/search?q=AURORA").get_data(as_text=True)
+    assert "Aurora X1 Phone" in page and "Aurora X1 Mini" in page and "2 results" in page
+    assert "0 results" in client.get("/search?q=%25").get_data(as_text=True)
+    assert "0 results" in client.get("/search?q=_").get_data(as_text=True)
+
+
+def test_search_echo_is_escaped(client):
+    page = client.get("/search?q=<script>alert(1)</script>").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_policy_has_one_section_per_clause_with_its_id_as_anchor(client):
+    from webshop.privacy.policy import CLAUSE_IDS
+
+    page = client.get("/privacy").get_data(as_text=True)
+    for clause in [
+        "collect-ip", "combine", "where-submitted", "cookies", "uses", "sharing",
+        "opt-out", "other-sources", "access", "consent", "blocking", "contact",
+    ]:
+        assert clause in CLAUSE_IDS
+        assert f'<section id="{clause}"' in page
+
+
+def test_cookie_table_lists_every_registered_cookie(client):
+    from webshop.cookies import REGISTRY
+
+    page = client.get("/privacy").get_data(as_text=True)
+    for name, spec in REGISTRY.items():
+        assert f"<code>{name}</code>" in page
+        assert spec.lifetime in page
