@@ -35,6 +35,9 @@ def pytest_addoption(parser):
 def pytest_generate_tests(metafunc):
     if "database" in metafunc.fixturenames:
         backends = metafunc.config.getoption("--databases").split(",")
+        only = metafunc.definition.get_closest_marker("only_database")
+        if only:
+            backends = [b for b in backends if b in only.args]
         metafunc.parametrize("database", backends, indirect=True)
 
 
@@ -181,6 +184,9 @@ def app(database, instance_path, app_config):
     }
     app = create_app(config, instance_path=str(instance_path))
     yield app
+    from webshop.visits import shutdown
+
+    shutdown(app)  # the visit writer stores what it holds before the database goes
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
