@@ -84,11 +84,22 @@ def render_error(error):
             "This form's security token was missing or out of date, so nothing was "
             "stored. Go back, reload the page and send it again."
         )
-    return render_template("error.html", code=code, title=title, text=text), code
+    try:
+        return render_template("error.html", code=code, title=title, text=text), code
+    except Exception:  # e.g. no URL adapter for an untrusted Host: answer in plain text
+        log.debug("error page could not be rendered", exc_info=True)
+        return f"{title}\n\n{text}\n", code, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def check_host():
+    """Refuse a Host header outside TRUSTED_HOSTS (werkzeug raises a 400)."""
+    request.host  # noqa: B018 - reading it is the check
 
 
 def init_app(app):
     csrf.init_app(app)
+    if app.config.get("TRUSTED_HOSTS"):
+        app.before_request(check_host)
     app.session_interface = SessionInterface()
     app.after_request(add_security_headers)
     app.register_error_handler(HTTPException, render_error)
