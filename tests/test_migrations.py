@@ -1,0 +1,67 @@
+"""A database made by the first migration upgrades to the latest without losing rows."""
+
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect, text
+
+from tests.conftest import TEST_KEY
+from webshop import create_app
+from webshop.catalogue import seed_catalogue
+from webshop.db import MIGRATIONS_DIR, db
+
+
+def empty_database(database, postgres_server_or_none, tmp_path):
+    if database.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    import uuid
+
+    name = "m_" + uuid.uuid4().hex[:10]
+    postgres_server_or_none.admin(f"CREATE DATABASE {name}")
+    return postgres_server_or_none.url(name)
+
+
+def test_first_migration_upgrades_to_latest_keeping_rows(database, request, tmp_path):
+    server = request.getfixturevalue("postgres_server") if database.startswith("postgresql") else None
+    uri = empty_database(database, server, tmp_path)
+    app = create_app({"SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": uri}, instance_path=str(tmp_path))
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR, revision="0001")
+        seed_catalogue()
+        db.session.execute(
+            text(
+                "INSERT INTO submission (receipt_id, kind, created_at, email, name, fields, no_marketing,"
+                " no_share, blocking_signal, domain_confirmed, policy_version)"
+                " VALUES ('r-1', 'order', CURRENT_TIMESTAMP, 'old@example.org', 'Old Customer', '{}',"
+                " false, true, false, false, '2026-11')"
+            )
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO orders (number, created_at, submission_id, name, email, address, total_cents)"
+                " VALUES ('WS-OLD', CURRENT_TIMESTAMP, 1, 'Old Customer', 'old@example.org', 'Somewhere 1', 6490)"
+            )
+        )
+        db.session.commit()
+        products_before = db.session.execute(text("SELECT count(*) FROM product")).scalar_one()
+
+        upgrade(directory=MIGRATIONS_DIR, revision="heads")
+
+        tables = set(inspect(db.engine).get_table_names())
+        assert {"visit", "subscription", "sharing_ledger", "email_preference"} <= tables
+        assert db.session.execute(text("SELECT count(*) FROM product")).scalar_one() == products_before
+        row = db.session.execute(text("SELECT email, no_share FROM submission WHERE receipt_id = 'r-1'")).one()
+        assert row.email == "old@example.org" and row.no_share
+        assert db.session.execute(text("SELECT total_cents FROM orders WHERE number = 'WS-OLD'")).scalar_one() == 6490
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_every_migration_downgrades_cleanly_to_the_first(database, request, tmp_path):
+    server = request.getfixturevalue("postgres_server") if database.startswith("postgresql") else None
+    uri = empty_database(database, server, tmp_path)
+    app = create_app({"SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": uri}, instance_path=str(tmp_path))
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR, revision="heads")
+        downgrade(directory=MIGRATIONS_DIR, revision="0001")
+        tables = set(inspect(db.engine).get_table_names())
+        assert "visit" not in tables and "product" in tables
+        db.engine.dispose()
