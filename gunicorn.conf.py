@@ -12,3 +12,12 @@ graceful_timeout = 20
 control_socket_disable = True
 accesslog = None  # the app writes its own access line, with the domain
 wsgi_app = "wsgi:app"
+
+
+def worker_exit(server, worker):
+    """Store every visit row this worker spooled before it goes (graceful stop)."""
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "extensions"):
+        from webshop.visits import shutdown
+
+        shutdown(app)

@@ -46,6 +46,10 @@ DEFAULTS = {
     "RDNS_NAMESERVERS": [],
     "RDNS_TIMEOUT": 2.0,
     "RDNS_CACHE_SIZE": 4096,
+    "RDNS_CACHE_TTL": 3600,  # seconds a name (or the lack of one) is remembered
+    "RDNS_QUEUE_SIZE": 256,  # lookups waiting per process; more are dropped
+    "RDNS_THREADS": 2,  # lookups running at once per process
+    "VISIT_FLUSH_INTERVAL": 0.05,  # seconds between batches moved from the spool
     # Mail: a Maildir outbox in instance/ unless MAIL_SERVER is set.
     "MAIL_SERVER": None,
     "MAIL_PORT": 25,

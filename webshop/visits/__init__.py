@@ -1,7 +1,75 @@
-"""Visit recording: who asked for what, when (SPEC §2)."""
+"""Visit recording: who asked for what, when (SPEC §2).
 
-from . import client
+``client`` decides the IP and visitor id, ``record`` writes one row per
+request through the durable ``writer``, ``rdns`` fills in domain names in
+the background, and ``cli`` purges and exports the log.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+from ..models import utcnow
+from . import cli, client, record, routes
+from .models import Visit
+from .rdns import DomainResolver
+from .writer import FILL_WINDOW_SECONDS, VisitWriter
+
+__all__ = ["Visit", "init_app", "flush", "shutdown"]
+
+SPOOL_DIR = "visit-spool"
+
+
+def spool_dir(app) -> Path:
+    return Path(app.instance_path) / SPOOL_DIR
 
 
 def init_app(app):
+    config = app.config
     client.init_app(app)
+
+    resolver = None
+    if config["RDNS_ENABLED"]:
+        resolver = DomainResolver(
+            config["RDNS_NAMESERVERS"],
+            timeout=config["RDNS_TIMEOUT"],
+            cache_size=config["RDNS_CACHE_SIZE"],
+            cache_ttl=config["RDNS_CACHE_TTL"],
+            queue_size=config["RDNS_QUEUE_SIZE"],
+            threads=config["RDNS_THREADS"],
+        )
+        app.extensions["webshop.resolver"] = resolver
+        app.extensions["webshop.domain_lookup"] = resolver.cached
+
+    if config["VISITS_ENABLED"]:
+        writer = VisitWriter(
+            app,
+            spool_dir(app),
+            interval=config["VISIT_FLUSH_INTERVAL"],
+            domain_for=resolver.cached if resolver else None,
+        )
+        app.extensions["webshop.visit_writer"] = writer
+        if resolver:
+
+            def fill(ip, domain, confirmed):
+                since = utcnow()
+                writer.fill_domain(ip, domain, confirmed, since - timedelta(seconds=FILL_WINDOW_SECONDS))
+
+            resolver.listeners.append(fill)
+
+    record.init_app(app)
+    app.register_blueprint(routes.bp)
+    app.cli.add_command(cli.visits_group)
+
+
+def flush(app) -> None:
+    """Store every visit this process has spooled (tests, CLI, shutdown)."""
+    writer = app.extensions.get("webshop.visit_writer")
+    if writer is not None:
+        writer.flush()
+
+
+def shutdown(app) -> None:
+    """Stop the writer thread after storing everything (gunicorn ``worker_exit``)."""
+    writer = app.extensions.get("webshop.visit_writer")
+    if writer is not None:
+        writer.stop()

@@ -1,0 +1,212 @@
+"""Benchmark visit recording: wrk against gunicorn (2 sync workers) on 127.0.0.1, in one run.
+
+Prints, for the product page: requests/s with recording on and off at 16 and
+64 connections, a bare Flask hello-world under the same gunicorn settings,
+p99 latency with reverse DNS pointed at a resolver that never answers against
+reverse DNS off (every request from a different forwarded address, so every
+request needs a lookup), and the rows recorded against the requests wrk saw
+answered, counted after a graceful stop.
+
+    .venv/bin/python bench/visits.py [--duration 5] [--postgresql]
+"""
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from tests.conftest import PostgresServer, build_schema  # noqa: E402
+from tests.dns_server import BlackHoleDNS  # noqa: E402
+from tests.gunicorn_server import GunicornServer  # noqa: E402
+
+WORKERS = 2
+VARIED_ADDRESSES = """
+request = function()
+  local ip = string.format("10.%d.%d.%d", math.random(0, 255), math.random(0, 255), math.random(1, 254))
+  return wrk.format(nil, nil, {["X-Forwarded-For"] = ip})
+end
+"""
+
+
+def wrk(url: str, connections: int, duration: int, script: Path | None = None) -> dict:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
+    if script:
+        command += ["-s", str(script)]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    count = int(re.search(r"(\d+) requests in", output).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", output)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    return {
+        "rate": rate,
+        "count": count,
+        "p99_ms": float(p99.group(1)) * scale,
+        "non2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
+    }
+
+
+def count_visits(uri: str) -> int:
+    engine = create_engine(uri)
+    with engine.connect() as conn:
+        count = conn.execute(text("SELECT count(*) FROM visit")).scalar_one()
+    engine.dispose()
+    return count
+
+
+def product_path(uri: str) -> str:
+    engine = create_engine(uri)
+    with engine.connect() as conn:
+        slug = conn.execute(text("SELECT slug FROM product WHERE active ORDER BY id LIMIT 1")).scalar_one()
+    engine.dispose()
+    return f"/product/{slug}"
+
+
+class Bench:
+    def __init__(self, uri: str, base: Path, duration: int):
+        self.uri = uri
+        self.base = base
+        self.duration = duration
+        self.path = product_path(uri)
+        self.rows_checks = []
+        self.runs = 0
+
+    def serve(self, settings: dict, app: str | None = None) -> GunicornServer:
+        self.runs += 1
+        instance = self.base / f"instance-{self.runs}"
+        settings = {"SECRET_KEY": "bench-only-key", "SQLALCHEMY_DATABASE_URI": self.uri, **settings}
+        return GunicornServer(instance, settings, workers=WORKERS, app=app).start()
+
+    def run(self, label: str, settings: dict, connections: int, path: str | None = None,
+            script: Path | None = None, app: str | None = None) -> dict:
+        server = self.serve(settings, app)
+        url = server.url + (path or self.path)
+        try:
+            wrk(url, connections, 1, script)  # warm up
+            before = count_visits(self.uri) if app is None else 0
+            result = wrk(url, connections, self.duration, script)
+            after_warmup = count_visits(self.uri) if app is None else 0
+        finally:
+            server.stop()
+        if app is None and settings.get("VISITS_ENABLED", True):
+            rows = count_visits(self.uri) - before
+            self.rows_checks.append((label, connections, result["count"], rows, after_warmup - before))
+        result["label"] = label
+        notes = f", {result['non2xx']} non-2xx" if result["non2xx"] else ""
+        notes += f", socket errors {result['socket_errors']}" if result["socket_errors"] else ""
+        print(
+            f"  {label:<40} -c{connections:<3} {result['rate']:>8.0f} req/s  "
+            f"p99 {result['p99_ms']:>7.2f} ms  {result['count']} answered{notes}",
+            flush=True,
+        )
+        return result
+
+
+def run_all(uri: str, base: Path, duration: int, name: str, rounds: int):
+    bench = Bench(uri, base, duration)
+    quiet = {"LOG_LEVEL": "WARNING"}
+    print(f"\n{name}: product page {bench.path}, {WORKERS} sync workers, {duration} s per run", flush=True)
+    lines = []
+    results = {}
+    best = lambda runs: max(runs, key=lambda result: result["rate"])  # noqa: E731
+    for connections in (16, 64):
+        hello = bench.run("bare Flask hello-world", {}, connections, path="/", app="bench.hello:app")
+        off_settings = {**quiet, "VISITS_ENABLED": False, "RDNS_ENABLED": False}
+        offs, ons = [], []
+        for _ in range(rounds):  # alternate, so drift in machine load hits both alike
+            offs.append(bench.run("product page, recording off", off_settings, connections))
+            ons.append(bench.run("product page, recording on", {**quiet, "RDNS_ENABLED": False}, connections))
+        off, on = best(offs), best(ons)
+        results[connections] = (hello, off, on)
+        lines.append(
+            f"| {name} | -c{connections} | {hello['rate']:,.0f} "
+            f"| {off['rate']:,.0f} ({off['rate'] / hello['rate']:.2f}) "
+            f"| {on['rate']:,.0f} ({on['rate'] / hello['rate']:.2f}) | **{on['rate'] / off['rate']:.2f}** |"
+        )
+    script = base / "varied-addresses.lua"
+    script.write_text(VARIED_ADDRESSES)
+    black_hole = BlackHoleDNS()
+    try:
+        proxied = {**quiet, "TRUSTED_PROXIES": 1}
+        rdns_off = bench.run("every request a new address, rDNS off", {**proxied, "RDNS_ENABLED": False}, 64,
+                             script=script)
+        blocked = bench.run("every request a new address, black hole", {
+            **proxied, "RDNS_ENABLED": True, "RDNS_NAMESERVERS": [black_hole.nameserver], "RDNS_TIMEOUT": 2,
+        }, 64, script=script)
+    finally:
+        black_hole.stop()
+    p99_line = (
+        f"| {name} | -c64 | {rdns_off['p99_ms']:.2f} ms | {blocked['p99_ms']:.2f} ms "
+        f"| **{blocked['p99_ms'] / rdns_off['p99_ms']:.2f}** "
+        f"| {rdns_off['rate']:,.0f} / {blocked['rate']:,.0f} |"
+    )
+    rows_lines = [
+        f"| {name} | {label} -c{c} | {answered:,} | {rows:,} | {'yes' if rows >= answered else 'NO'} |"
+        for label, c, answered, rows, _ in bench.rows_checks
+    ]
+    return lines, p99_line, rows_lines
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating off/on runs (default 2)")
+    parser.add_argument("--postgresql", action="store_true", help="also run against a throwaway PostgreSQL")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (apt install wrk)")
+
+    base = Path(tempfile.mkdtemp(prefix="webshop-bench-"))
+    tables = []
+    pg = None
+    try:
+        sqlite_dir = base / "sqlite"
+        sqlite_dir.mkdir()
+        uri = f"sqlite:///{sqlite_dir / 'webshop.sqlite3'}"
+        build_schema(uri, sqlite_dir)
+        tables.append(run_all(uri, base, args.duration, "SQLite", args.rounds))
+        if args.postgresql:
+            pg = PostgresServer()
+            pg.start()
+            pg.admin("CREATE DATABASE bench")
+            uri = pg.url("bench")
+            build_schema(uri, base / "pg-schema")
+            tables.append(run_all(uri, base, args.duration, "PostgreSQL", args.rounds))
+    finally:
+        if pg:
+            pg.remove()
+        shutil.rmtree(base, ignore_errors=True)
+
+    print(f"\nBest of {args.rounds} alternating runs each for recording off and on.")
+    print("\n| database | wrk | bare hello req/s | recording off (× hello) | recording on (× hello) "
+          "| on / off |")
+    print("|---|---|---|---|---|---|")
+    for lines, _, _ in tables:
+        print("\n".join(lines))
+    print("\n| database | wrk | p99, rDNS off | p99, black-hole resolver | ratio | req/s off / black hole |")
+    print("|---|---|---|---|---|---|")
+    for _, p99_line, _ in tables:
+        print(p99_line)
+    print("\n| database | run | requests answered (wrk) | rows recorded "
+          "| every answered request has its row |")
+    print("|---|---|---|---|---|")
+    for _, _, rows_lines in tables:
+        print("\n".join(rows_lines))
+    print("\nRows counted after a graceful stop; rows may exceed wrk's count by requests still in flight "
+          "when wrk stopped (served, but not counted by wrk).")
+
+
+if __name__ == "__main__":
+    main()

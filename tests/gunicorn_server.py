@@ -1,0 +1,75 @@
+"""A real gunicorn serving webshop from a temporary instance folder, for tests and benchmarks."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.helpers import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+
+
+class GunicornServer:
+    """``gunicorn -c gunicorn.conf.py`` on 127.0.0.1 with FLASK_* settings in its environment."""
+
+    def __init__(self, instance: Path, settings: dict, workers: int = 2, app: str | None = None):
+        self.instance = Path(instance)
+        self.port = free_port()
+        self.workers = workers
+        self.app = app or f"webshop:create_app(instance_path={str(self.instance)!r})"
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        for name, value in settings.items():
+            self.env[f"FLASK_{name}"] = value if isinstance(value, str) else _json(value)
+        self.log = self.instance / "gunicorn.log"
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.instance.mkdir(parents=True, exist_ok=True)
+        command = [
+            GUNICORN, "-c", str(ROOT / "gunicorn.conf.py"), "--no-control-socket",
+            "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers), self.app,
+        ]
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self.log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        self.kill()
+        raise RuntimeError("gunicorn did not come up")
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+        return [int(pid) for pid in children.split()]
+
+    def stop(self, timeout: float = 60):
+        """Graceful stop (SIGTERM), as a service manager does it."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=timeout)
+
+    def kill(self):
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def _json(value) -> str:
+    import json
+
+    return json.dumps(value)

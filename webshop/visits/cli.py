@@ -1,0 +1,169 @@
+"""``flask visits purge`` and ``flask visits export``."""
+
+import json
+import sys
+from datetime import datetime, timedelta
+from urllib.parse import quote
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import delete, func, select
+
+from ..db import db
+from ..models import utcnow
+from .models import Visit
+
+DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+PROGRESS_THRESHOLD = 10_000
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+# Characters Apache writes as a backslash and a letter (ap_escape_logitem).
+NAMED_ESCAPES = {0x08: b"\\b", 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t", 0x0B: b"\\v"}
+# The path characters kept as they are when the request line is rebuilt.
+PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+@click.group("visits")
+def visits_group():
+    """The visit log: purge old rows, export as an Apache log or JSON lines."""
+
+
+def store_spooled_visits():
+    """Store rows still waiting in spool files, so the command sees every visit."""
+    from . import flush, spool_dir
+    from .writer import recover_orphans
+
+    flush(current_app)
+    recover_orphans(current_app._get_current_object(), spool_dir(current_app))
+
+
+@visits_group.command("purge")
+@click.option(
+    "--older-than",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="DAYS",
+    help="Delete visits older than DAYS (default: VISIT_RETENTION_DAYS).",
+)
+@with_appcontext
+def purge_command(older_than):
+    """Delete visits older than the retention period."""
+    days = current_app.config["VISIT_RETENTION_DAYS"] if older_than is None else older_than
+    store_spooled_visits()
+    cutoff = utcnow() - timedelta(days=days)
+    result = db.session.execute(delete(Visit).where(Visit.time < cutoff))
+    db.session.commit()
+    click.echo(
+        f"Deleted {result.rowcount} visits older than {days} days (before {cutoff:%Y-%m-%d %H:%M} UTC)."
+    )
+
+
+def escape_log_item(value: str | None) -> str:
+    """A field as Apache writes it: ``-`` when empty, quotes, backslashes and controls escaped.
+
+    Apache escapes bytes, so characters outside printable ASCII appear as
+    ``\\xhh`` for each byte of their UTF-8 encoding.
+    """
+    if not value:
+        return "-"
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return value
+    out = bytearray()
+    for byte in value.encode("utf-8", "surrogateescape"):
+        if byte in NAMED_ESCAPES:
+            out += NAMED_ESCAPES[byte]
+        elif byte in (0x22, 0x5C):
+            out += b"\\" + bytes([byte])
+        elif byte < 0x20 or byte >= 0x7F:
+            out += b"\\x%02x" % byte
+        else:
+            out.append(byte)
+    return out.decode("ascii")
+
+
+def apache_time(when: datetime) -> str:
+    return f"[{when.day:02d}/{MONTHS[when.month - 1]}/{when.year}:{when:%H:%M:%S} +0000]"
+
+
+def combined_line(visit, hostnames: bool) -> str:
+    """One line of the Apache combined log format:
+
+    ``%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"``
+    """
+    host = (visit.domain if hostnames and visit.domain_confirmed else None) or visit.ip or "-"
+    target = quote(visit.path, safe=PATH_SAFE) + (f"?{visit.query}" if visit.query else "")
+    request_line = f"{visit.method} {target} {visit.protocol}"
+    size = str(visit.response_bytes) if visit.response_bytes else "-"
+    return (
+        f'{host} - - {apache_time(visit.time)} "{escape_log_item(request_line)}" {visit.status} {size} '
+        f'"{escape_log_item(visit.referrer)}" "{escape_log_item(visit.user_agent)}"'
+    )
+
+
+def json_line(visit) -> str:
+    return json.dumps(
+        {
+            "time": visit.time.isoformat() + "Z",
+            "ip": visit.ip,
+            "domain": visit.domain,
+            "domain_confirmed": visit.domain_confirmed,
+            "method": visit.method,
+            "path": visit.path,
+            "query": visit.query,
+            "protocol": visit.protocol,
+            "status": visit.status,
+            "response_bytes": visit.response_bytes,
+            "response_ms": visit.response_ms,
+            "user_agent": visit.user_agent,
+            "referrer": visit.referrer,
+            "visitor_id": visit.visitor_id,
+            "blocking_signal": visit.blocking_signal,
+        },
+        ensure_ascii=False,
+    )
+
+
+@visits_group.command("export")
+@click.option(
+    "--format", "fmt", type=click.Choice(["combined", "json"]), default="combined", show_default=True
+)
+@click.option("--hostnames", is_flag=True, help="Host field: the confirmed domain where known, else the IP.")
+@click.option("--since", type=click.DateTime(DATE_FORMATS), help="First time included (UTC).")
+@click.option("--until", type=click.DateTime(DATE_FORMATS), help="First time no longer included (UTC).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.File("w", encoding="utf-8", lazy=True),
+    default="-",
+    help="File to write (default: standard output).",
+)
+@with_appcontext
+def export_command(fmt, hostnames, since, until, output):
+    """Write the visit log, oldest first, as an Apache combined log or JSON lines."""
+    store_spooled_visits()
+    conditions = []
+    if since:
+        conditions.append(Visit.time >= since)
+    if until:
+        conditions.append(Visit.time < until)
+    columns = [column for column in Visit.__table__.columns if column.name not in ("id", "uid")]
+    query = select(*columns).where(*conditions).order_by(Visit.time, Visit.id)
+    format_line = (lambda row: combined_line(row, hostnames)) if fmt == "combined" else json_line
+
+    show_progress = output.name != "<stdout>" or not sys.stdout.isatty()
+    total = 0
+    if show_progress and sys.stderr.isatty():
+        total = db.session.execute(select(func.count()).select_from(Visit).where(*conditions)).scalar_one()
+    with db.engine.connect() as conn:
+        rows = conn.execution_options(yield_per=2000).execute(query)
+        if total >= PROGRESS_THRESHOLD:
+            with click.progressbar(length=total, label="Exporting visits", file=sys.stderr) as bar:
+                for count, row in enumerate(rows, 1):
+                    output.write(format_line(row) + "\n")
+                    if count % 1000 == 0:
+                        bar.update(1000)
+                bar.update(total - bar.pos)
+        else:
+            for row in rows:
+                output.write(format_line(row) + "\n")
+    output.flush()

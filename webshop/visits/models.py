@@ -1,0 +1,49 @@
+"""The visit log: one row per page request (SPEC §2)."""
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, Integer, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import db
+
+# Column widths; longer values are cut to fit before they are stored.
+PATH_MAX = 2048
+QUERY_MAX = 2048
+USER_AGENT_MAX = 512
+REFERRER_MAX = 1024
+DOMAIN_MAX = 255
+
+
+class Visit(db.Model):
+    """One request as the web server saw it.
+
+    ``uid`` is made by the worker that served the request, before the row
+    reaches the database, so a row replayed from the spool after a crash is
+    recognised and stored once. With a blocking signal ``ip``, ``domain``
+    and ``visitor_id`` stay empty.
+    """
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    time: Mapped[datetime]
+    ip: Mapped[str | None] = mapped_column(String(45))
+    domain: Mapped[str | None] = mapped_column(String(DOMAIN_MAX))
+    domain_confirmed: Mapped[bool] = mapped_column(default=False)
+    method: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(String(PATH_MAX))
+    query: Mapped[str] = mapped_column(String(QUERY_MAX), default="")
+    protocol: Mapped[str] = mapped_column(String(16), default="HTTP/1.1")
+    status: Mapped[int] = mapped_column(SmallInteger)
+    response_bytes: Mapped[int | None]
+    response_ms: Mapped[float]
+    user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_MAX))
+    referrer: Mapped[str | None] = mapped_column(String(REFERRER_MAX))
+    visitor_id: Mapped[str | None] = mapped_column(String(64))
+    blocking_signal: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (
+        Index("ix_visit_time", "time"),
+        Index("ix_visit_visitor", "visitor_id"),
+        Index("ix_visit_ip", "ip"),
+    )

@@ -1,0 +1,302 @@
+"""Durable, batched storage of visit rows: a spool file per process and a writer thread.
+
+Each request appends its row as one JSON line to this process's spool file
+with a single ``write()``; nothing waits for the database or the disk on the
+request path. The data is then in the kernel's page cache, so it survives
+the process being killed (even with SIGKILL). A writer thread reads the new
+lines every ``VISIT_FLUSH_INTERVAL`` seconds and inserts them in one
+transaction with ``executemany`` (SQLAlchemy Core). Rows carry an id made
+here (``uid``) and are inserted with ON CONFLICT DO NOTHING, so replaying a
+spool after a crash stores every row exactly once.
+
+A spool file is locked (``flock``) by the process that writes it for as long
+as that process lives. A spool file nobody holds belongs to a process that
+died; any writer (and the ``visits`` CLI) drains it and deletes it. A graceful
+stop drains everything before the process exits.
+
+What can be lost: only what the kernel loses — rows written in the last
+moments before a power cut or kernel crash that were not yet in the database
+(at most ``VISIT_FLUSH_INTERVAL`` plus one batch, since the spool is not
+fsynced). A killed process, a database outage or a restart loses nothing.
+"""
+
+import atexit
+import fcntl
+import itertools
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import and_, insert, update
+
+from ..db import db
+from ..models import Submission
+from .models import Visit
+
+log = logging.getLogger(__name__)
+
+SPOOL_SUFFIX = ".jsonl"
+ROTATE_BYTES = 4 * 1024 * 1024
+BATCH_ROWS = 2000
+# Rows recorded this long before a lookup was asked for still get its answer.
+FILL_WINDOW_SECONDS = 3600
+
+
+
+def open_locked(directory: Path) -> tuple[int, Path]:
+    """Create a spool file, locked before it becomes visible under its final name."""
+    stem = f"{os.getpid()}-{secrets.token_hex(4)}"
+    temporary = directory / f"{stem}.tmp"
+    fd = os.open(temporary, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    final = directory / f"{stem}{SPOOL_SUFFIX}"
+    os.rename(temporary, final)
+    return fd, final
+
+
+def parse_lines(data: bytes, source: str) -> list[dict]:
+    rows = []
+    for line in data.splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            row["time"] = datetime.fromtimestamp(row["time"], UTC).replace(tzinfo=None)
+        except (ValueError, KeyError, TypeError):
+            log.error("unreadable visit line in %s skipped (%d bytes)", source, len(line))
+            continue
+        rows.append(row)
+    return rows
+
+
+class VisitWriter:
+    """Appends rows to a spool file and moves them into the database in batches."""
+
+    def __init__(self, app, spool_dir: Path, interval: float, domain_for=None):
+        self.app = app
+        self.spool_dir = spool_dir
+        self.interval = interval
+        self.domain_for = domain_for  # ip -> (domain, confirmed) from the cache, or None
+        self.append_lock = threading.Lock()  # the request side: swapping the file
+        self.drain_lock = threading.Lock()  # one drain at a time
+        self.fills: deque[tuple[str, str, bool, datetime]] = deque(maxlen=10_000)
+        self.wake = threading.Event()
+        self.stopping = False
+        self.pid = None
+        self.fd = None
+        self.path = None
+        self.offset = 0
+        self.thread = None
+        self.failing_since = None
+        self.uid_prefix = ""
+        self.counter = itertools.count()
+
+    # -- the request side ----------------------------------------------------
+
+    def append(self, row: dict) -> None:
+        """Write one row to the spool (one ``write()`` call; no fsync, no database).
+
+        The row's ``uid`` is this spool's random prefix and a counter: unique
+        without a system call per request.
+        """
+        with self.append_lock:
+            if self.fd is None or self.pid != os.getpid():
+                self.start()
+            row["uid"] = f"{self.uid_prefix}{next(self.counter):012x}"
+            os.write(self.fd, json.dumps(row, separators=(",", ":")).encode() + b"\n")
+
+    def fill_domain(self, ip: str, domain: str | None, confirmed: bool, since: datetime) -> None:
+        """Fill ``domain`` into rows of ``ip`` recorded since ``since`` that lack one."""
+        if domain:
+            self.fills.append((ip, domain, confirmed, since))
+            self.wake.set()
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self) -> None:
+        """Open this process's spool and start the writer thread (called with append_lock)."""
+        if self.fd is not None and self.pid != os.getpid():
+            os.close(self.fd)  # the parent's file, inherited across fork: not ours to write
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self.fd, self.path = open_locked(self.spool_dir)
+        self.offset = 0
+        self.pid = os.getpid()
+        self.uid_prefix = secrets.token_hex(10)
+        self.counter = itertools.count()
+        self.stopping = False
+        self.thread = threading.Thread(target=self.run, name="webshop-visit-writer", daemon=True)
+        self.thread.start()
+        atexit.register(self.stop)
+
+    def run(self) -> None:
+        self.recover()
+        while not self.stopping:
+            self.wake.wait(self.interval)
+            self.wake.clear()
+            if self.stopping:
+                break
+            try:
+                self.drain()
+            except Exception:
+                self.report_failure()
+                time.sleep(min(5.0, self.interval * 20))
+
+    def stop(self) -> None:
+        """Stop the thread and store everything spooled so far (graceful shutdown)."""
+        if self.pid != os.getpid() or self.thread is None:
+            return
+        self.stopping = True
+        self.wake.set()
+        self.thread.join(timeout=30)
+        try:
+            self.drain(final=True)
+            self.recover()
+        except Exception:
+            log.exception("visits could not be stored at exit; they stay in %s", self.spool_dir)
+        self.thread = None
+        self.pid = None
+
+    def report_failure(self) -> None:
+        now = time.monotonic()
+        if self.failing_since is None or now - self.failing_since > 60:
+            self.failing_since = now
+            log.exception("storing visits failed; rows stay in the spool and are retried")
+
+    # -- moving rows into the database -------------------------------------
+
+    def flush(self) -> None:
+        """Store every row spooled by this process now, in the caller's thread."""
+        if self.pid == os.getpid():
+            self.drain()
+
+    def drain(self, final: bool = False) -> None:
+        with self.drain_lock:
+            if self.fd is None:
+                return
+            size = os.fstat(self.fd).st_size
+            fills = self.take_fills()
+            if size > self.offset or fills:
+                data = os.pread(self.fd, size - self.offset, self.offset)
+                complete = data.rfind(b"\n") + 1
+                self.store(parse_lines(data[:complete], str(self.path)), fills)
+                self.offset += complete
+                self.failing_since = None
+            if final or self.offset >= ROTATE_BYTES:
+                self.rotate(final)
+
+    def take_fills(self) -> list:
+        fills = []
+        while self.fills:
+            fills.append(self.fills.popleft())
+        return fills
+
+    def rotate(self, final: bool) -> None:
+        """Swap in a fresh spool file; drain and delete the old one (called with drain_lock)."""
+        old_fd, old_path = self.fd, self.path
+        with self.append_lock:
+            if final:
+                self.fd = self.path = None
+            else:
+                self.fd, self.path = open_locked(self.spool_dir)
+        size = os.fstat(old_fd).st_size
+        data = os.pread(old_fd, size - self.offset, self.offset)
+        self.store(parse_lines(data, str(old_path)), [])
+        self.offset = 0
+        os.unlink(old_path)
+        os.close(old_fd)
+
+    def recover(self) -> int:
+        """Store and delete spool files left by processes that are gone."""
+        return recover_orphans(self.app, self.spool_dir, self.domain_for)
+
+    def store(self, rows: list[dict], fills: list) -> None:
+        store_rows(self.app, rows, fills, self.domain_for)
+
+
+def store_rows(app, rows: list[dict], fills=(), domain_for=None) -> None:
+    """Insert ``rows`` (once each) and apply domain fills, in one transaction."""
+    if not rows and not fills:
+        return
+    if domain_for:
+        for row in rows:
+            if row.get("ip") and not row.get("domain"):
+                row["domain"], row["domain_confirmed"] = domain_for(row["ip"])
+    with app.app_context():
+        engine = db.engine
+        with engine.begin() as conn:
+            statement = insert_once(engine.dialect.name)
+            for start in range(0, len(rows), BATCH_ROWS):
+                conn.execute(statement, rows[start : start + BATCH_ROWS])
+            for ip, domain, confirmed, since in fills:
+                values = {"domain": domain, "domain_confirmed": confirmed}
+                conn.execute(
+                    update(Visit)
+                    .where(and_(Visit.ip == ip, Visit.domain.is_(None), Visit.time >= since))
+                    .values(values)
+                )
+                conn.execute(
+                    update(Submission)
+                    .where(and_(Submission.ip == ip, Submission.domain.is_(None)))
+                    .where(Submission.created_at >= since)
+                    .values(values)
+                )
+
+
+def insert_once(dialect: str):
+    """INSERT that skips rows whose ``uid`` is already stored."""
+    table = Visit.__table__
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        return insert(table)
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=["uid"])
+
+
+def recover_orphans(app, spool_dir: Path, domain_for=None) -> int:
+    """Drain every spool file whose process is gone; return the rows read."""
+    if not spool_dir.is_dir():
+        return 0
+    total = 0
+    for path in sorted(spool_dir.glob(f"*{SPOOL_SUFFIX}")):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its process is alive and will store it
+            if not path.exists():
+                continue  # drained by someone else between open and lock
+            with open(fd, "rb", closefd=False) as handle:
+                rows = parse_lines(handle.read(), str(path))
+            store_rows(app, rows, (), domain_for)
+            os.unlink(path)
+            total += len(rows)
+            if rows:
+                log.info("stored %d visits left in %s by a stopped process", len(rows), path.name)
+        finally:
+            os.close(fd)
+    for path in spool_dir.glob("*.tmp"):
+        # A file that never got its final name was never written to.
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            path.unlink(missing_ok=True)
+        except BlockingIOError:
+            pass
+        finally:
+            os.close(fd)
+    return total
