@@ -23,7 +23,7 @@ def create_app(test_config=None, instance_path=None):
 
     logs.init_app(app)
 
-    from . import cart, checkout, consent, db, privacy, security, shop, visits
+    from . import cart, checkout, consent, db, privacy, security, shop, staff, visits
 
     db.init_app(app)  # database
     security.init_app(app)  # CSRF, headers, error pages
@@ -33,5 +33,6 @@ def create_app(test_config=None, instance_path=None):
     shop.init_app(app)  # catalogue and cart pages
     checkout.init_app(app)  # fulfillment orders
     privacy.init_app(app)  # the policy
+    staff.init_app(app)  # /admin: sign-in, dashboard, review, export, notices
 
     return app

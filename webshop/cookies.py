@@ -51,10 +51,13 @@ REGISTRY = {
         ),
         CookieSpec(
             name="session",
-            purpose="Holds the anti-forgery (CSRF) token for forms and one-time notices such as \"added to cart\".",
+            purpose=(
+                "Holds the anti-forgery (CSRF) token for forms and one-time notices such as \"added to cart\"; "
+                "for staff, also their sign-in."
+            ),
             lifetime="Until you close the browser",
-            contents="A random token and pending notices, signed.",
-            set_when="You open a page with a form, or an action leaves a notice.",
+            contents="A random token and pending notices, signed; for signed-in staff, a random sign-in token.",
+            set_when="You open a page with a form, an action leaves a notice, or staff sign in.",
         ),
     ]
 }

@@ -8,6 +8,7 @@ from wtforms.validators import InputRequired, NumberRange
 from .cart import MAX_QUANTITY, priced_lines, private_page
 from .db import db
 from .models import Category, Product
+from .popular import popular_now
 
 bp = Blueprint("shop", __name__)
 
@@ -42,7 +43,7 @@ def active_products():
 def home():
     categories = db.session.execute(db.select(Category).order_by(Category.name)).scalars().all()
     featured = db.session.execute(active_products().order_by(Product.id).limit(8)).scalars().all()
-    return render_template("shop/home.html", categories=categories, featured=featured)
+    return render_template("shop/home.html", categories=categories, featured=featured, popular=popular_now())
 
 
 @bp.get("/category/<slug>")

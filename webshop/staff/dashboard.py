@@ -1,0 +1,236 @@
+"""The dashboard: what the visit log and the forms add up to over a date range.
+
+Staff pages (paths under ``/admin``) are left out of the visit figures so
+the charts describe the shop, not its staff.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask import render_template, request
+from sqlalchemy import and_, case, func, not_
+
+from ..db import db
+from ..models import Order, Submission, utcnow
+from ..submissions import FORM_KINDS
+from ..visits.models import Visit
+from . import bp
+from .charts import Series, bar_list, column_chart, percent
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+TOP_N = 10
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole days, both ends included, in UTC."""
+
+    start: date
+    end: date
+
+    @property
+    def start_at(self) -> datetime:
+        return datetime.combine(self.start, datetime.min.time())
+
+    @property
+    def end_before(self) -> datetime:
+        return datetime.combine(self.end + timedelta(days=1), datetime.min.time())
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=n) for n in range((self.end - self.start).days + 1)]
+
+
+def default_period() -> Period:
+    today = utcnow().date()
+    return Period(today - timedelta(days=DEFAULT_DAYS - 1), today)
+
+
+def parse_day(value: str, label: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"The {label} date must look like 2025-01-31; got {value[:20]!r}.") from None
+
+
+def parse_period(args) -> tuple[Period, str | None]:
+    """The period asked for in ``from``/``to``, or the default and a message saying what was wrong."""
+    default = default_period()
+    raw_from, raw_to = args.get("from", "").strip(), args.get("to", "").strip()
+    try:
+        start = parse_day(raw_from, "start") if raw_from else None
+        end = parse_day(raw_to, "end") if raw_to else None
+    except ValueError as error:
+        return default, str(error)
+    if start is None and end is None:
+        return default, None
+    if end is None:
+        end = min(start + timedelta(days=DEFAULT_DAYS - 1), default.end) if start <= default.end else start
+    if start is None:
+        start = end - timedelta(days=DEFAULT_DAYS - 1)
+    if start > end:
+        return default, "The start date is after the end date."
+    if (end - start).days + 1 > MAX_DAYS:
+        return default, f"Choose at most {MAX_DAYS} days."
+    return Period(start, end), None
+
+
+def shop_visits(period: Period):
+    """The conditions for visits to the shop in ``period``."""
+    return and_(
+        Visit.time >= period.start_at,
+        Visit.time < period.end_before,
+        not_(Visit.path.startswith("/admin")),
+    )
+
+
+def day_key(value) -> str:
+    """SQLite answers date() with a string, PostgreSQL with a date."""
+    return str(value)[:10]
+
+
+def count_if(condition):
+    return func.sum(case((condition, 1), else_=0))
+
+
+def visit_figures(period: Period) -> dict:
+    where = shop_visits(period)
+    execute = db.session.execute
+    total, visitors, ips, blocking = execute(
+        db.select(
+            func.count(),
+            func.count(Visit.visitor_id.distinct()),
+            func.count(Visit.ip.distinct()),
+            count_if(Visit.blocking_signal.is_(True)),
+        ).where(where)
+    ).one()
+    day = func.date(Visit.time)
+    per_day = {
+        day_key(d): (n, v, i)
+        for d, n, v, i in execute(
+            db.select(day, func.count(), func.count(Visit.visitor_id.distinct()), func.count(Visit.ip.distinct()))
+            .where(where)
+            .group_by(day)
+        ).all()
+    }
+    days = [(d.isoformat(), *per_day.get(d.isoformat(), (0, 0, 0))) for d in period.days()]
+    domains = execute(
+        db.select(Visit.domain, func.count().label("n"))
+        .where(where, Visit.domain_confirmed.is_(True), Visit.domain.is_not(None))
+        .group_by(Visit.domain)
+        .order_by(func.count().desc(), Visit.domain)
+        .limit(TOP_N)
+    ).all()
+    pages = execute(
+        db.select(Visit.path, func.count().label("n"))
+        .where(where, Visit.method == "GET", Visit.status < 400)
+        .group_by(Visit.path)
+        .order_by(func.count().desc(), Visit.path)
+        .limit(TOP_N)
+    ).all()
+    cart_adds, checkout_views = execute(
+        db.select(
+            count_if(and_(Visit.method == "POST", Visit.path == "/cart/add", Visit.status < 400)),
+            count_if(and_(Visit.method == "GET", Visit.path == "/checkout", Visit.status == 200)),
+        ).where(where)
+    ).one()
+    orders = execute(
+        db.select(func.count())
+        .select_from(Order)
+        .where(Order.created_at >= period.start_at, Order.created_at < period.end_before)
+    ).scalar_one()
+    return {
+        "total": total,
+        "visitors": visitors,
+        "ips": ips,
+        "blocking": blocking or 0,
+        "blocking_percent": percent(blocking or 0, total),
+        "days": days,
+        "domains": [(d, n) for d, n in domains],
+        "pages": [(p, n) for p, n in pages],
+        "funnel": [
+            ("Added to cart", cart_adds or 0),
+            ("Opened checkout", checkout_views or 0),
+            ("Placed an order", orders),
+        ],
+    }
+
+
+def opt_out_rates(period: Period) -> list[dict]:
+    """Per form: how many submissions, and the share with each opt-out box ticked."""
+    rows = db.session.execute(
+        db.select(
+            Submission.kind,
+            func.count(),
+            count_if(Submission.no_marketing.is_(True)),
+            count_if(Submission.no_share.is_(True)),
+        )
+        .where(
+            Submission.created_at >= period.start_at,
+            Submission.created_at < period.end_before,
+            Submission.erased_at.is_(None),
+        )
+        .group_by(Submission.kind)
+    ).all()
+    found = {kind: (n, m or 0, s or 0) for kind, n, m, s in rows}
+    kinds = list(FORM_KINDS) + sorted(set(found) - set(FORM_KINDS))
+    rates = []
+    for kind in kinds:
+        n, no_marketing, no_share = found.get(kind, (0, 0, 0))
+        form = FORM_KINDS.get(kind)
+        rates.append(
+            {
+                "kind": kind,
+                "label": form.service if form else kind,
+                "count": n,
+                "no_marketing": no_marketing,
+                "no_share": no_share,
+                "no_marketing_percent": percent(no_marketing, n),
+                "no_share_percent": percent(no_share, n),
+            }
+        )
+    return rates
+
+
+@bp.get("/")
+def dashboard():
+    period, problem = parse_period(request.args)
+    figures = visit_figures(period)
+    rates = opt_out_rates(period)
+    labels = [d[5:] for d, *_ in figures["days"]]
+    charts = {
+        "visits": column_chart(labels, [Series("visits", [d[1] for d in figures["days"]], "series-1")]),
+        "unique": column_chart(
+            labels,
+            [
+                Series("visitor ids", [d[2] for d in figures["days"]], "series-1"),
+                Series("IP addresses", [d[3] for d in figures["days"]], "series-2"),
+            ],
+        ),
+        "domains": bar_list(figures["domains"]),
+        "pages": bar_list(figures["pages"]),
+        "funnel": bar_list(figures["funnel"]),
+        "no_marketing": bar_list([(r["label"], r["no_marketing_percent"]) for r in rates], unit=" %", maximum=100),
+        "no_share": bar_list([(r["label"], r["no_share_percent"]) for r in rates], unit=" %", maximum=100),
+        "blocking": bar_list(
+            [
+                ("With a blocking signal", figures["blocking_percent"]),
+                ("Without", 100 - figures["blocking_percent"] if figures["total"] else 0),
+            ],
+            unit=" %",
+            maximum=100,
+        ),
+    }
+    return (
+        render_template(
+            "staff/dashboard.html",
+            period=period,
+            problem=problem,
+            figures=figures,
+            rates=rates,
+            charts=charts,
+            form_from=request.args.get("from", period.start.isoformat())[:20],
+            form_to=request.args.get("to", period.end.isoformat())[:20],
+        ),
+        400 if problem else 200,
+    )

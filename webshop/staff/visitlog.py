@@ -1,0 +1,141 @@
+"""The visit log browser and the visitor profile: a visitor id's visits, addresses and submissions."""
+
+from datetime import datetime, time, timedelta
+
+from flask import abort, render_template, request
+from sqlalchemy import func
+
+from ..db import db
+from ..models import Submission, audit
+from ..visits.models import Visit
+from . import bp
+from .auth import staff_actor
+from .dashboard import parse_day
+
+PER_PAGE = 50
+MAX_PAGE = 10_000
+PROFILE_VISITS = 200
+# Columns the log may be sorted by: the name in the URL and the column.
+SORTABLE = {
+    "time": Visit.time,
+    "ip": Visit.ip,
+    "domain": Visit.domain,
+    "method": Visit.method,
+    "path": Visit.path,
+    "status": Visit.status,
+    "visitor": Visit.visitor_id,
+}
+FILTERS = ("from", "to", "ip", "domain", "path", "visitor")
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def visit_filters(args) -> tuple[list, dict, list[str]]:
+    """Conditions from the query string, the values kept for the form, and any problems."""
+    conditions, kept, problems = [], {}, []
+    for name in FILTERS:
+        kept[name] = args.get(name, "").strip()[:200]
+    for name, label in (("from", "start"), ("to", "end")):
+        if kept[name]:
+            try:
+                day = parse_day(kept[name], label)
+            except ValueError as error:
+                problems.append(str(error))
+                continue
+            if name == "from":
+                conditions.append(Visit.time >= datetime.combine(day, time.min))
+            else:
+                conditions.append(Visit.time < datetime.combine(day + timedelta(days=1), time.min))
+    if kept["ip"]:
+        conditions.append(Visit.ip == kept["ip"])
+    if kept["domain"]:
+        conditions.append(Visit.domain.ilike(f"%{escape_like(kept['domain'])}%", escape="\\"))
+    if kept["path"]:
+        conditions.append(Visit.path.startswith(kept["path"], autoescape=True))
+    if kept["visitor"]:
+        conditions.append(Visit.visitor_id == kept["visitor"])
+    return conditions, kept, problems
+
+
+@bp.get("/visits")
+def visit_log():
+    conditions, kept, problems = visit_filters(request.args)
+    sort = request.args.get("sort", "time")
+    if sort not in SORTABLE:
+        sort = "time"
+    direction = "asc" if request.args.get("dir") == "asc" else "desc"
+    column = SORTABLE[sort]
+    order = [column.asc() if direction == "asc" else column.desc(), Visit.id.desc()]
+    page = db.paginate(
+        db.select(Visit).where(*conditions).order_by(*order),
+        page=min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE),
+        per_page=PER_PAGE,
+        error_out=False,
+    )
+    audit(staff_actor(), "view_visit_log", page=page.page, rows=len(page.items))
+    db.session.commit()
+    return (
+        render_template(
+            "staff/visits.html",
+            page=page,
+            filters=kept,
+            active={name: value for name, value in kept.items() if value},
+            problems=problems,
+            sort=sort,
+            direction=direction,
+            sortable=list(SORTABLE),
+        ),
+        400 if problems else 200,
+    )
+
+
+@bp.get("/visitors/<visitor_id>")
+def visitor_profile(visitor_id):
+    """Everything linked by one visitor id: visits, IP/domain history, submissions."""
+    if len(visitor_id) > 64:
+        abort(404)
+    visits = (
+        db.session.execute(
+            db.select(Visit).where(Visit.visitor_id == visitor_id).order_by(Visit.time.desc()).limit(PROFILE_VISITS)
+        )
+        .scalars()
+        .all()
+    )
+    visit_count = db.session.execute(
+        db.select(func.count()).select_from(Visit).where(Visit.visitor_id == visitor_id)
+    ).scalar_one()
+    addresses = db.session.execute(
+        db.select(
+            Visit.ip, Visit.domain, Visit.domain_confirmed, func.min(Visit.time), func.max(Visit.time), func.count()
+        )
+        .where(Visit.visitor_id == visitor_id)
+        .group_by(Visit.ip, Visit.domain, Visit.domain_confirmed)
+        .order_by(func.min(Visit.time))
+    ).all()
+    submissions = (
+        db.session.execute(
+            db.select(Submission).where(Submission.visitor_id == visitor_id).order_by(Submission.created_at)
+        )
+        .scalars()
+        .all()
+    )
+    if not visits and not submissions:
+        abort(404)
+    audit(
+        staff_actor(),
+        "view_visitor_profile",
+        visits=visit_count,
+        submission_ids=[s.id for s in submissions],
+    )
+    db.session.commit()
+    return render_template(
+        "staff/visitor.html",
+        visitor_id=visitor_id,
+        visits=visits,
+        visit_count=visit_count,
+        addresses=addresses,
+        submissions=submissions,
+        shown=PROFILE_VISITS,
+    )
