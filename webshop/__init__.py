@@ -24,6 +24,7 @@ def create_app(test_config=None, instance_path=None):
     logs.init_app(app)
 
     from . import cart, checkout, consent, db, privacy, security, shop, staff, visits
+    from .privacy import my_data
 
     db.init_app(app)  # database
     security.init_app(app)  # CSRF, headers, error pages
@@ -33,6 +34,7 @@ def create_app(test_config=None, instance_path=None):
     shop.init_app(app)  # catalogue and cart pages
     checkout.init_app(app)  # fulfillment orders
     privacy.init_app(app)  # the policy
+    my_data.init_app(app)  # "your data": see, correct, download, erase
     staff.init_app(app)  # /admin: sign-in, dashboard, review, export, notices
 
     return app

@@ -1,0 +1,142 @@
+"""What this browser sent and what the site stored about it, decoded for the person.
+
+Every cookie in :data:`webshop.cookies.REGISTRY` is looked up in the
+request, checked the way the code that reads it checks it, and explained
+with its registered purpose and lifetime. Signed values are shown in their
+three parts (payload, time of signing, signature), so the person can see
+that the cart holds ids and quantities and nothing else. The session's
+anti-forgery token is named but never printed.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from flask import current_app, g, request, session
+from itsdangerous import BadData
+from itsdangerous.encoding import base64_decode, bytes_to_int
+
+from .. import cart
+from ..cookies import REGISTRY, CookieSpec
+from ..db import db
+from ..models import Product
+from ..signing import serializer
+from .policy import POLICY_VERSION
+
+# The config key holding each signed cookie's lifetime in days.
+SIGNED_COOKIES = {"cart": "CART_MAX_AGE_DAYS", "consent": "CONSENT_MAX_AGE_DAYS", "visitor": "VISITOR_MAX_AGE_DAYS"}
+
+SESSION_KEYS = {
+    "csrf_token": "An anti-forgery token that proves this site's forms came from this site (not shown here).",
+    "_flashes": "Notices waiting to be shown on the next page.",
+    "my_data": "That this browser opened \"your data\" through a mailed link, and until when.",
+}
+
+
+@dataclass
+class SignedParts:
+    payload: str
+    timestamp: str
+    signature: str
+    signed_at: datetime | None
+
+
+@dataclass
+class CookieReport:
+    spec: CookieSpec
+    present: bool = False
+    valid: bool = False
+    parts: SignedParts | None = None
+    details: list[tuple[str, str]] = field(default_factory=list)
+    lines: list[tuple[int, int, str]] = field(default_factory=list)  # cart: id, quantity, product
+
+
+def split_signed(value: str) -> SignedParts | None:
+    """The three dot-separated parts of an itsdangerous value, without checking the signature."""
+    pieces = value.rsplit(".", 2)
+    if len(pieces) != 3:
+        return None
+    payload, timestamp, signature = pieces
+    try:
+        signed_at = datetime.fromtimestamp(bytes_to_int(base64_decode(timestamp)), UTC)
+    except (BadData, ValueError, OverflowError, OSError):
+        signed_at = None
+    return SignedParts(payload, timestamp, signature, signed_at)
+
+
+def _verify(name: str, value: str):
+    max_age = current_app.config[SIGNED_COOKIES[name]] * 86400
+    try:
+        return True, serializer(name).loads(value, max_age=max_age)
+    except BadData:
+        return False, None
+
+
+def _explain_cart(report: CookieReport, value: str) -> None:
+    lines = cart.decode(value)
+    report.valid = bool(lines)
+    names = {}
+    if lines:
+        names = dict(
+            db.session.execute(db.select(Product.id, Product.name).where(Product.id.in_(list(lines)))).all()
+        )
+    report.lines = [(pid, qty, names.get(pid, "a product no longer sold")) for pid, qty in lines.items()]
+    if not report.valid:
+        report.details.append(("State", "Not accepted (bad signature, expired or malformed): read as an empty cart."))
+
+
+def _explain_consent(report: CookieReport, value: str) -> None:
+    report.valid, version = _verify("consent", value)
+    if not report.valid or not isinstance(version, str):
+        report.details.append(("State", "Not accepted: the banner will be shown again."))
+        return
+    current = "the current version" if version == POLICY_VERSION else f"an older version (current: {POLICY_VERSION})"
+    report.details.append(("Policy version acknowledged", f"{version}, {current}"))
+
+
+def _explain_visitor(report: CookieReport, value: str) -> None:
+    report.valid, visitor_id = _verify("visitor", value)
+    if not report.valid:
+        report.details.append(("State", "Not accepted: a new visitor id will be issued."))
+        return
+    report.details.append(("Visitor id", str(visitor_id)))
+    if g.get("blocking_signal"):
+        report.details.append(("While your browser sends a blocking signal", "this id is ignored and not stored."))
+
+
+def _explain_session(report: CookieReport, value: str) -> None:
+    report.valid = bool(session) or not value
+    parts = split_signed(value)
+    if parts and parts.signed_at:
+        report.details.append(("Signed at", parts.signed_at.strftime("%Y-%m-%d %H:%M:%S UTC")))
+    if not session:
+        report.details.append(("Holds", "Nothing this site can read."))
+    for key in session:
+        report.details.append((key, SESSION_KEYS.get(key, "A value set by this site.")))
+
+
+EXPLAIN = {
+    "cart": _explain_cart,
+    "consent": _explain_consent,
+    "visitor": _explain_visitor,
+    "session": _explain_session,
+}
+
+
+def cookie_reports() -> list[CookieReport]:
+    """One report per registered cookie, in registry order."""
+    reports = []
+    for name, spec in REGISTRY.items():
+        report = CookieReport(spec)
+        value = request.cookies.get(name)
+        if value:
+            report.present = True
+            if name != "session":  # its payload holds the anti-forgery token
+                report.parts = split_signed(value)
+            EXPLAIN[name](report, value)
+        reports.append(report)
+    return reports
+
+
+def unregistered_cookie_names() -> list[str]:
+    """Names of cookies the browser sent that this site never sets (ignored)."""
+    return sorted(name[:60] for name in request.cookies if name not in REGISTRY)

@@ -1,0 +1,507 @@
+""""Your data" (SPEC §5): this browser at once, and everything under an email address.
+
+The browser part needs nothing but the request: what was stored about it
+and every registered cookie it sent, decoded. Everything under an address
+is opened by a link mailed to that address. The link form answers every
+syntactically valid address the same way and mails it whether or not the
+store holds anything under it, so the page never reveals who is known.
+
+A link carries only an :class:`~webshop.privacy.models.AccessLink` id and
+nonce, signed with its own salt and limited by ``MY_DATA_LINK_MAX_AGE``.
+Opening it shows a button; pressing it (a POST) replaces the nonce, so the
+link works once, and gives this browser's session access for
+``MY_DATA_SESSION_MAX_AGE`` seconds. A new address is verified the same way
+with the ``email-change`` salt; until that link is used nothing changes.
+Every change is a CSRF-protected POST, and every page is ``private, no-store``.
+"""
+
+import json
+import secrets
+from datetime import timedelta
+from functools import wraps
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf import FlaskForm
+from itsdangerous import BadData
+from sqlalchemy import delete, or_, select, update
+from wtforms import BooleanField
+from wtforms.validators import InputRequired
+
+from .. import mail, visits
+from ..cart import private_page
+from ..db import db
+from ..models import Submission, audit, utcnow
+from ..signing import serializer
+from ..submissions import email_field, text_field
+from ..visits.client import current_client
+from . import browser, holdings
+from .models import AccessLink
+from .receipts import mask_email
+
+bp = Blueprint("my_data", __name__)
+bp.after_request(private_page)
+
+SESSION_KEY = "my_data"
+MAX_PAGE = 10_000
+VISITS_PER_PAGE = 20
+
+
+# --- Forms -------------------------------------------------------------------------------------
+
+
+class LinkForm(FlaskForm):
+    email = email_field("Your email address")
+
+
+class DetailsForm(FlaskForm):
+    name = text_field("Name", max_length=120, description="Leave empty to keep it as it is.")
+    address = text_field(
+        "Postal address",
+        max_length=500,
+        min_length=10,
+        multiline=True,
+        description="Used for anything we send you from now on. Leave empty to keep it as it is.",
+        length_message="Enter a full postal address (10 to 500 characters).",
+    )
+
+
+class EmailChangeForm(FlaskForm):
+    new_email = email_field("New email address")
+
+
+class PreferencesForm(FlaskForm):
+    marketing_off = BooleanField("Don't use anything under this address for marketing")
+    sharing_off = BooleanField("Don't share anything under this address with other organisations")
+
+
+class EraseForm(FlaskForm):
+    confirm = BooleanField(
+        "I understand that this erases everything under this address and cannot be undone",
+        validators=[InputRequired("Tick the box to confirm the erasure; nothing was erased.")],
+    )
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a button and its anti-forgery token."""
+
+
+# --- Links -------------------------------------------------------------------------------------
+
+
+def purge_old_links() -> None:
+    """Delete links that can no longer be used and grants that have run out."""
+    config = current_app.config
+    now = utcnow()
+    db.session.execute(
+        delete(AccessLink).where(
+            or_(
+                (AccessLink.used_at.is_(None))
+                & (AccessLink.created_at < now - timedelta(seconds=config["MY_DATA_LINK_MAX_AGE"])),
+                AccessLink.used_at < now - timedelta(seconds=config["MY_DATA_SESSION_MAX_AGE"]),
+            )
+        )
+    )
+
+
+def new_link(purpose: str, email: str, new_email: str | None = None) -> tuple[AccessLink, str]:
+    """Store a link and return it with its signed token (the caller commits)."""
+    link = AccessLink(purpose=purpose, email=email, new_email=new_email, nonce=secrets.token_hex(16))
+    db.session.add(link)
+    db.session.flush()
+    salt = "my-data" if purpose == AccessLink.ACCESS else "email-change"
+    return link, serializer(salt).dumps({"link": link.id, "nonce": link.nonce})
+
+
+def load_link(token: str, purpose: str) -> AccessLink | None:
+    """The unused link ``token`` stands for, or None if it is not good (any reason)."""
+    salt = "my-data" if purpose == AccessLink.ACCESS else "email-change"
+    try:
+        payload = serializer(salt).loads(token, max_age=current_app.config["MY_DATA_LINK_MAX_AGE"])
+    except BadData:
+        return None
+    if not isinstance(payload, dict) or type(payload.get("link")) is not int:
+        return None
+    link = db.session.get(AccessLink, payload["link"])
+    nonce = payload.get("nonce")
+    if link is None or link.purpose != purpose or link.used_at is not None or not nonce:
+        return None
+    return link if secrets.compare_digest(str(nonce), link.nonce) else None
+
+
+def use_link(link: AccessLink) -> str | None:
+    """Mark ``link`` used and give it a fresh nonce; None if another request used it first."""
+    fresh = secrets.token_hex(16)
+    used = db.session.execute(
+        update(AccessLink)
+        .where(AccessLink.id == link.id, AccessLink.nonce == link.nonce, AccessLink.used_at.is_(None))
+        .values(nonce=fresh, used_at=utcnow())
+    )
+    if used.rowcount != 1:
+        db.session.rollback()
+        return None
+    return fresh
+
+
+def invalid_link():
+    return render_template("my_data/invalid_link.html"), 400
+
+
+# --- Access to everything under an address ------------------------------------------------------
+
+
+def current_grant() -> AccessLink | None:
+    """The used access link behind this session's access, while it lasts."""
+    grant = session.get(SESSION_KEY)
+    if not isinstance(grant, dict) or type(grant.get("link")) is not int:
+        return None
+    link = db.session.get(AccessLink, grant["link"])
+    if link is None or link.purpose != AccessLink.ACCESS or link.used_at is None:
+        return None
+    if not secrets.compare_digest(str(grant.get("key", "")), link.nonce):
+        return None
+    if link.used_at + timedelta(seconds=current_app.config["MY_DATA_SESSION_MAX_AGE"]) < utcnow():
+        return None
+    return link
+
+
+def grant_ends(link: AccessLink):
+    return link.used_at + timedelta(seconds=current_app.config["MY_DATA_SESSION_MAX_AGE"])
+
+
+def with_access(view):
+    """Run ``view`` with ``g.my_data_link`` set, or send the browser back to ask for a link."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        link = current_grant()
+        if link is None:
+            session.pop(SESSION_KEY, None)
+            flash("Your access has ended or was never opened. Ask for a new link below.", "notice")
+            return redirect(url_for("my_data.overview", _anchor="by-email"), code=303)
+        g.my_data_link = link
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+# --- This browser ----------------------------------------------------------------------------------
+
+
+def page_number() -> int:
+    return min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+
+
+def render_overview(form: LinkForm, status: int = 200):
+    visitor_id = g.get("visitor_id")
+    visit_page = None
+    if visitor_id:
+        visits.flush(current_app)  # so the pages just seen are listed
+        visit_page = holdings.visits_of(visitor_id, page=page_number(), per_page=VISITS_PER_PAGE)
+    grant = current_grant()
+    page = render_template(
+        "my_data/overview.html",
+        client=current_client(),
+        blocking=bool(g.get("blocking_signal")),
+        visits=visit_page,
+        reports=browser.cookie_reports(),
+        others=browser.unregistered_cookie_names(),
+        grant=grant,
+        grant_email=mask_email(grant.email) if grant else None,
+        form=form,
+    )
+    return page, status
+
+
+@bp.get("/my-data")
+def overview():
+    """What the site stored about this browser, and the way to everything under an address."""
+    return render_overview(LinkForm())
+
+
+# --- Asking for a link -------------------------------------------------------------------------------
+
+
+@bp.post("/my-data/link")
+def request_link():
+    form = LinkForm()
+    if not form.validate_on_submit():
+        return render_overview(form, 400)
+    send_access_link(form.email.data)
+    return redirect(url_for("my_data.link_sent"), code=303)
+
+
+def send_access_link(email: str) -> None:
+    """Mail a link to ``email``, whether or not anything is held under it.
+
+    At most one link per address goes out every ``MY_DATA_LINK_INTERVAL``
+    seconds, so the form cannot be used to flood someone's inbox; the page
+    answers the same either way.
+    """
+    purge_old_links()
+    interval = timedelta(seconds=current_app.config["MY_DATA_LINK_INTERVAL"])
+    recent = db.session.execute(
+        select(AccessLink.id).where(
+            AccessLink.email == email,
+            AccessLink.purpose == AccessLink.ACCESS,
+            AccessLink.used_at.is_(None),
+            AccessLink.created_at > utcnow() - interval,
+        )
+    ).first()
+    if recent:
+        db.session.commit()
+        return
+    link, token = new_link(AccessLink.ACCESS, email)
+    db.session.commit()
+    text = render_template(
+        "my_data/access_mail.txt",
+        link=mail.external_url("my_data.open_link", token=token),
+        minutes=current_app.config["MY_DATA_LINK_MAX_AGE"] // 60,
+    )
+    mail.send(mail.build_message(email, "Your data: your link", text))
+
+
+@bp.get("/my-data/link/sent")
+def link_sent():
+    return render_template("my_data/link_sent.html", minutes=current_app.config["MY_DATA_LINK_MAX_AGE"] // 60)
+
+
+@bp.get("/my-data/open/<token>")
+def open_link(token):
+    """Show what the link opens; only the button (a POST) uses it."""
+    if load_link(token, AccessLink.ACCESS) is None:
+        return invalid_link()
+    return render_template("my_data/open.html", form=ButtonForm(), token=token)
+
+
+@bp.post("/my-data/open/<token>")
+def open_link_post(token):
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    link = load_link(token, AccessLink.ACCESS)
+    key = use_link(link) if link else None
+    if key is None:
+        return invalid_link()
+    audit("visitor", "my-data.opened", link=link.id)
+    db.session.commit()
+    session[SESSION_KEY] = {"link": link.id, "key": key}
+    return redirect(url_for("my_data.everything"), code=303)
+
+
+# --- Everything under the address -------------------------------------------------------------------
+
+
+def render_everything(status=200, **forms):
+    link = g.my_data_link
+    held = holdings.gather(link.email)
+    preference = held.preference
+    forms.setdefault("details_form", DetailsForm(formdata=None))
+    forms.setdefault("email_form", EmailChangeForm(formdata=None))
+    forms.setdefault(
+        "preferences_form",
+        PreferencesForm(
+            formdata=None,
+            marketing_off=bool(preference and preference.marketing_off),
+            sharing_off=bool(preference and preference.sharing_off),
+        ),
+    )
+    forms.setdefault("erase_form", EraseForm(formdata=None))
+    return (
+        render_template(
+            "my_data/everything.html",
+            held=held,
+            ends=grant_ends(link),
+            button=ButtonForm(),
+            **forms,
+        ),
+        status,
+    )
+
+
+@bp.get("/my-data/email")
+@with_access
+def everything():
+    return render_everything()
+
+
+@bp.get("/my-data/email/visits/<visitor_id>")
+@with_access
+def visits_of_submission(visitor_id):
+    """Every visit linked through one visitor id of a submission under the address."""
+    owned = db.session.execute(
+        select(Submission.id).where(
+            Submission.email == g.my_data_link.email,
+            Submission.erased_at.is_(None),
+            Submission.visitor_id == visitor_id,
+        )
+    ).first()
+    if owned is None:
+        abort(404)
+    visits.flush(current_app)
+    page = holdings.visits_of(visitor_id, page=page_number(), per_page=VISITS_PER_PAGE)
+    return render_template("my_data/visits.html", visitor_id=visitor_id, visits=page)
+
+
+@bp.post("/my-data/email/details")
+@with_access
+def correct_details():
+    form = DetailsForm()
+    if not form.validate_on_submit():
+        return render_everything(400, details_form=form)
+    held = holdings.gather(g.my_data_link.email)
+    changed = holdings.correct(held, name=form.name.data or None, address=form.address.data or None)
+    db.session.commit()
+    count = len(changed["submissions"]) + len(changed["orders"])
+    flash(f"Corrected on {count} record(s)." if count else "Nothing needed changing.", "success")
+    return redirect(url_for("my_data.everything", _anchor="correct"), code=303)
+
+
+@bp.post("/my-data/email/address")
+@with_access
+def change_email():
+    form = EmailChangeForm()
+    if not form.validate_on_submit():
+        return render_everything(400, email_form=form)
+    old, new = g.my_data_link.email, form.new_email.data
+    if new == old:
+        form.new_email.errors.append("That is the address you already use.")
+        return render_everything(400, email_form=form)
+    link, token = new_link(AccessLink.EMAIL_CHANGE, old, new)
+    audit("visitor", "my-data.email-change-requested", link=link.id)
+    db.session.commit()
+    text = render_template(
+        "my_data/email_change_mail.txt",
+        link=mail.external_url("my_data.confirm_email_change", token=token),
+        minutes=current_app.config["MY_DATA_LINK_MAX_AGE"] // 60,
+    )
+    mail.send(mail.build_message(new, "Confirm your new email address", text))
+    flash(
+        "We sent a link to the new address. Nothing changes until you open it there.",
+        "success",
+    )
+    return redirect(url_for("my_data.everything", _anchor="correct"), code=303)
+
+
+@bp.get("/my-data/email-change/<token>")
+def confirm_email_change(token):
+    link = load_link(token, AccessLink.EMAIL_CHANGE)
+    if link is None:
+        return invalid_link()
+    return render_template(
+        "my_data/confirm_email.html",
+        form=ButtonForm(),
+        token=token,
+        old=mask_email(link.email),
+        new=mask_email(link.new_email),
+    )
+
+
+@bp.post("/my-data/email-change/<token>")
+def confirm_email_change_post(token):
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    link = load_link(token, AccessLink.EMAIL_CHANGE)
+    if link is None or use_link(link) is None:
+        return invalid_link()
+    holdings.move_address(link.email, link.new_email)
+    db.session.commit()
+    flash("Your email address was changed on every record.", "success")
+    if current_grant() is not None:
+        return redirect(url_for("my_data.everything"), code=303)
+    return redirect(url_for("my_data.overview", _anchor="by-email"), code=303)
+
+
+@bp.post("/my-data/email/preferences")
+@with_access
+def preferences():
+    form = PreferencesForm()
+    if not form.validate_on_submit():
+        abort(400)
+    holdings.set_preferences(
+        g.my_data_link.email,
+        marketing_off=bool(form.marketing_off.data),
+        sharing_off=bool(form.sharing_off.data),
+    )
+    db.session.commit()
+    flash("Your preferences were saved. They apply to all your records from now on.", "success")
+    return redirect(url_for("my_data.everything", _anchor="preferences"), code=303)
+
+
+@bp.post("/my-data/email/unsubscribe")
+@with_access
+def unsubscribe():
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    ended = holdings.unsubscribe(g.my_data_link.email)
+    db.session.commit()
+    flash("You are unsubscribed from the newsletter." if ended else "You were not subscribed.", "success")
+    return redirect(url_for("my_data.everything", _anchor="preferences"), code=303)
+
+
+@bp.get("/my-data/email/download")
+@with_access
+def download():
+    document = holdings.export(holdings.gather(g.my_data_link.email))
+    response = current_app.response_class(
+        json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n",
+        mimetype="application/json",
+    )
+    response.headers["Content-Disposition"] = 'attachment; filename="my-data.json"'
+    return response
+
+
+@bp.post("/my-data/email/erase")
+@with_access
+def erase():
+    form = EraseForm()
+    if not form.validate_on_submit():
+        return render_everything(400, erase_form=form)
+    erased = holdings.erase(g.my_data_link.email)
+    session.pop(SESSION_KEY, None)
+    if g.get("visitor_id") in erased.visitor_ids:
+        # This browser's visits were erased with the rest; from here on it
+        # gets a new visitor id that links to nothing erased.
+        g.visitor_id = None
+    flash(
+        f"Erased: {erased.submissions} submission(s), {erased.visits} visit(s) and "
+        f"{erased.subscriptions} newsletter subscription(s); {erased.orders} order(s) kept "
+        "for accounting without your name, email or address.",
+        "success",
+    )
+    return redirect(url_for("my_data.erased"), code=303)
+
+
+@bp.get("/my-data/erased")
+def erased():
+    return render_template("my_data/erased.html")
+
+
+@bp.post("/my-data/email/close")
+@with_access
+def close():
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    db.session.delete(g.my_data_link)
+    db.session.commit()
+    session.pop(SESSION_KEY, None)
+    flash("Closed. Opening your data again takes a new link.", "success")
+    return redirect(url_for("my_data.overview"), code=303)
+
+
+def init_app(app):
+    app.config.setdefault("MY_DATA_LINK_MAX_AGE", 3600)
+    app.config.setdefault("MY_DATA_SESSION_MAX_AGE", 1800)
+    app.config.setdefault("MY_DATA_LINK_INTERVAL", 60)
+    app.register_blueprint(bp)
