@@ -23,8 +23,25 @@ def create_app(test_config=None, instance_path=None):
 
     logs.init_app(app)
 
-    from . import cart, checkout, consent, db, privacy, security, shop, staff, visits
-    from .privacy import my_data
+    from . import (
+        board,
+        cart,
+        chat,
+        checkout,
+        consent,
+        contact,
+        db,
+        newsletter,
+        privacy,
+        registration,
+        security,
+        shop,
+        staff,
+        submissions,
+        survey,
+        visits,
+    )
+    from .privacy import my_data, receipts
 
     db.init_app(app)  # database
     security.init_app(app)  # CSRF, headers, error pages
@@ -33,6 +50,14 @@ def create_app(test_config=None, instance_path=None):
     cart.init_app(app)  # g.cart in, cookie out
     shop.init_app(app)  # catalogue and cart pages
     checkout.init_app(app)  # fulfillment orders
+    submissions.init_app(app)  # confirmation pages of every personal-information form
+    receipts.init_app(app)  # consent receipts, as pages, JSON and mail
+    newsletter.init_app(app)  # double opt-in signup, one-click unsubscribe
+    survey.init_app(app)  # customer survey
+    registration.init_app(app)  # product registration
+    contact.init_app(app)  # "send us an email"
+    board.init_app(app)  # bulletin board
+    chat.init_app(app)  # chat room
     privacy.init_app(app)  # the policy
     my_data.init_app(app)  # "your data": see, correct, download, erase
     staff.init_app(app)  # /admin: sign-in, dashboard, review, export, notices

@@ -3,37 +3,57 @@
 import secrets
 
 from flask import Blueprint, flash, g, redirect, render_template, url_for
-from wtforms import StringField, TextAreaField
-from wtforms.validators import InputRequired, Length
 
 from .cart import priced_lines, private_page
 from .db import db
 from .models import Order, OrderLine
-from .submissions import PersonalDataForm, normalized_email, record_submission
+from .submissions import (
+    FormKind,
+    PersonalDataForm,
+    complete,
+    email_field,
+    record_submission,
+    register_form,
+    text_field,
+)
 
 bp = Blueprint("checkout", __name__)
 bp.after_request(private_page)
 
+KIND = register_form(
+    FormKind(
+        kind="order",
+        service="Order",
+        endpoint="checkout.checkout",
+        clause="consent",
+        primary_purpose="Delivering your order and keeping the records accounting requires",
+        pii_categories=("Name", "Email address", "Shipping address", "What you ordered"),
+        termination=(
+            "Order records are kept for accounting; erasing your data removes your personal details from them"
+        ),
+        thanks_title="Order placed",
+        thanks_text="Thank you for your order.",
+        public_fields=("order_number",),
+    )
+)
+
 
 class CheckoutForm(PersonalDataForm):
-    name = StringField(
+    name = text_field(
         "Full name",
-        validators=[InputRequired("Enter your name."), Length(max=120, message="Keep the name under 120 characters.")],
+        max_length=120,
+        required="Enter your name.",
+        length_message="Keep the name under 120 characters.",
     )
-    email = StringField(
-        "Email",
-        validators=[InputRequired("Enter your email address."), Length(max=254, message="That address is too long.")],
-    )
-    address = TextAreaField(
+    email = email_field()
+    address = text_field(
         "Shipping address",
-        validators=[
-            InputRequired("Enter the address to ship to."),
-            Length(min=10, max=500, message="Enter a full shipping address (10 to 500 characters)."),
-        ],
+        max_length=500,
+        min_length=10,
+        required="Enter the address to ship to.",
+        multiline=True,
+        length_message="Enter a full shipping address (10 to 500 characters).",
     )
-
-    def validate_email(self, field):
-        field.data = normalized_email(field.data.strip())
 
 
 def new_order_number() -> str:
@@ -48,10 +68,8 @@ def checkout():
         return redirect(url_for("shop.cart"), code=303)
     form = CheckoutForm()
     if form.validate_on_submit():
-        name, email, address = form.name.data.strip(), form.email.data, form.address.data.strip()
-        submission = record_submission(
-            "order", form, email=email, name=name, fields={"address": address}
-        )
+        name, email, address = form.name.data, form.email.data, form.address.data
+        submission = record_submission("order", form, email=email, name=name, fields={"address": address})
         order = Order(
             number=new_order_number(),
             submission=submission,
@@ -71,11 +89,10 @@ def checkout():
         )
         submission.fields["order_number"] = order.number
         db.session.add(order)
-        db.session.commit()
         g.cart.clear()
-        return redirect(url_for("checkout.placed", number=order.number), code=303)
+        return complete(submission, next_url=url_for("checkout.placed", number=order.number))
     total = sum(line.total_cents for line in lines)
-    return render_template("checkout/form.html", form=form, lines=lines, total_cents=total)
+    return render_template("checkout/form.html", form=form, lines=lines, total_cents=total, kind=KIND)
 
 
 @bp.get("/order/<number>")

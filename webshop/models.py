@@ -1,7 +1,7 @@
 """The shop's tables: catalogue, orders and the submissions that carry personal data."""
 
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -118,3 +118,72 @@ class OrderLine(db.Model):
     @property
     def line_total_cents(self) -> int:
         return self.unit_price_cents * self.quantity
+
+
+# What the personal-information forms keep besides their Submission. Each row
+# points at the submission that carried it; the submission holds what was
+# entered, its opt-out choices and the request context.
+
+
+class Subscription(db.Model):
+    """One newsletter address and where it stands in double opt-in.
+
+    ``confirm_nonce`` belongs to the latest confirmation link sent; using
+    the link clears it, and a new signup replaces it, so every link works
+    once at most. ``submission`` is the signup that was confirmed (or is
+    waiting to be): its opt-out choices govern mail to this address.
+    """
+
+    PENDING, CONFIRMED, UNSUBSCRIBED = "pending", "confirmed", "unsubscribed"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    status: Mapped[str] = mapped_column(String(12), default=PENDING)
+    topics: Mapped[list] = mapped_column(JSON, default=list)
+    confirm_nonce: Mapped[str | None] = mapped_column(String(32))
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+
+    submission: Mapped[Submission | None] = relationship()
+
+
+class ProductRegistration(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
+    serial_number: Mapped[str] = mapped_column(String(40))
+    purchase_date: Mapped[date]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    submission: Mapped[Submission] = relationship()
+    product: Mapped[Product] = relationship()
+
+
+class BoardPost(db.Model):
+    """A bulletin-board post: shown to everyone unless staff hide it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+    display_name: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    hidden: Mapped[bool] = mapped_column(default=False)
+
+    submission: Mapped[Submission] = relationship()
+
+    __table_args__ = (Index("ix_board_post_listing", "hidden", "created_at"),)
+
+
+class ChatMessage(db.Model):
+    """A message in the chat room: shown to everyone unless staff hide it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+    display_name: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    hidden: Mapped[bool] = mapped_column(default=False)
+
+    submission: Mapped[Submission] = relationship()

@@ -1,25 +1,43 @@
 """The one mechanism every personal-information form uses.
 
 A form inherits :class:`PersonalDataForm` (which carries the two opt-out
-boxes, unticked by default) and its view calls :func:`record_submission`.
-That stores what was entered, the choices made on this submission alone,
-and the context of the request that carried it: IP, domain, visitor id,
-whether a blocking signal was present (which forces "don't share"), the
-policy version shown and the time.
+boxes, unticked by default) and builds its fields with the helpers here
+(:func:`text_field`, :func:`email_field`; choices are allow-listed by the
+WTForms choice fields). Each form declares itself once with a
+:class:`FormKind`: what the submission is for, which personal data it
+holds, which policy clause its consent line points to, and what its
+confirmation page says.
+
+A view then does three things: validate, :func:`record_submission`, and
+:func:`complete`. Recording stores what was entered, the choices made on
+this submission alone, and the context of the request that carried it: IP,
+domain, visitor id, whether a blocking signal was present (which forces
+"don't share"), the policy version shown and the time, under a fresh,
+random consent-receipt id. Completing commits, mails the consent receipt
+where an address was given, and sends the browser to the confirmation
+page, which links to the receipt.
 """
 
-from flask import g
-from flask_wtf import FlaskForm
-from wtforms import BooleanField
-from wtforms.validators import ValidationError
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from email.message import EmailMessage
 
+from flask import Blueprint, abort, g, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
+
+from . import mail
 from .db import db
-from .models import Submission
+from .models import Submission, new_receipt_id
 from .privacy.policy import POLICY_VERSION
 from .visits.client import current_client
 
 NO_MARKETING_LABEL = "Don't use this for marketing"
 NO_SHARE_LABEL = "Don't share this with other organisations"
+
+bp = Blueprint("submissions", __name__)
 
 
 class PersonalDataForm(FlaskForm):
@@ -27,14 +45,134 @@ class PersonalDataForm(FlaskForm):
     no_share = BooleanField(NO_SHARE_LABEL, default=False)
 
 
+# --- What each form is -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormKind:
+    """A personal-information form, as its receipts and confirmation describe it."""
+
+    kind: str  # Submission.kind
+    service: str  # its name on receipts, e.g. "Newsletter"
+    endpoint: str  # the form's own page
+    clause: str  # the policy clause its consent line links to
+    primary_purpose: str
+    pii_categories: tuple[str, ...]
+    termination: str
+    thanks_title: str
+    thanks_text: str
+    public_fields: tuple[str, ...] = ()  # allow-listed answers, shown unmasked on receipts
+
+
+FORM_KINDS: dict[str, FormKind] = {}
+
+
+def register_form(kind: FormKind) -> FormKind:
+    FORM_KINDS[kind.kind] = kind
+    return kind
+
+
+# --- Validation helpers ---------------------------------------------------------
+
+# Control characters are refused: they have no place in what people type
+# here, some (NUL) cannot be stored in PostgreSQL text at all, and any line
+# break (including the Unicode ones) would split a mail header.
+SINGLE_LINE_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+MULTILINE_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def normalize_newlines(value):
+    return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
+
+
+class PlainText:
+    """Refuse control characters (line breaks only where ``multiline``)."""
+
+    def __init__(self, multiline: bool = False):
+        self.pattern = MULTILINE_FORBIDDEN if multiline else SINGLE_LINE_FORBIDDEN
+        self.message = (
+            "Remove the special control characters from this text."
+            if multiline
+            else "Keep this on one line, without special control characters."
+        )
+
+    def __call__(self, form, field):
+        if field.data and self.pattern.search(field.data):
+            raise ValidationError(self.message)
+
+
+def text_field(
+    label: str,
+    *,
+    max_length: int,
+    min_length: int = 0,
+    required: str | None = None,
+    multiline: bool = False,
+    description: str = "",
+    length_message: str | None = None,
+):
+    """A text input, stripped, without control characters, within its lengths.
+
+    ``required`` is the message shown when it is left empty; without it the
+    field is optional.
+    """
+    if min_length:
+        message = length_message or f"Use between {min_length} and {max_length} characters."
+        length = Length(min=min_length, max=max_length, message=message)
+    else:
+        length = Length(max=max_length, message=length_message or f"Use at most {max_length} characters.")
+    presence = InputRequired(required) if required else Optional()
+    field_class = TextAreaField if multiline else StringField
+    filters = [strip, normalize_newlines] if multiline else [strip]
+    return field_class(
+        label,
+        validators=[presence, length, PlainText(multiline)],
+        filters=filters,
+        description=description,
+        render_kw={"maxlength": max_length},
+    )
+
+
 def normalized_email(value: str) -> str:
-    """The address as email-validator normalises it (lower-cased domain)."""
+    """The address as email-validator normalises it; syntax only, no network.
+
+    Addresses must be plain ASCII on the left of the ``@`` so that any mail
+    server can deliver to them; an international domain is kept in its
+    ASCII (IDNA) form.
+    """
     from email_validator import EmailNotValidError, validate_email
 
     try:
-        return validate_email(value, check_deliverability=False).normalized
+        result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
         raise ValidationError(str(error)) from error
+    return result.ascii_email or result.normalized
+
+
+class EmailAddress:
+    """Check the address with email-validator and keep its normalised form."""
+
+    def __call__(self, form, field):
+        if field.data:
+            field.data = normalized_email(field.data)
+
+
+def email_field(label: str = "Email", *, required: bool = True, description: str = ""):
+    presence = InputRequired("Enter your email address.") if required else Optional()
+    return StringField(
+        label,
+        validators=[presence, Length(max=254, message="That address is too long."), EmailAddress()],
+        filters=[strip],
+        description=description,
+        render_kw={"maxlength": 254, "autocomplete": "email", "type": "email"},
+    )
+
+
+# --- Recording and completing -------------------------------------------------------
 
 
 def record_submission(
@@ -45,13 +183,14 @@ def record_submission(
     name: str | None,
     fields: dict,
 ) -> Submission:
-    """Add a submission for ``form`` to the session (the caller commits)."""
+    """Add a submission for ``form`` to the session (see :func:`complete`)."""
     client = current_client()
     blocking = bool(g.get("blocking_signal"))
     submission = Submission(
+        receipt_id=new_receipt_id(),
         kind=kind,
-        email=email,
-        name=name,
+        email=email or None,
+        name=name or None,
         fields=fields,
         no_marketing=bool(form.no_marketing.data),
         no_share=bool(form.no_share.data) or blocking,
@@ -64,3 +203,53 @@ def record_submission(
     )
     db.session.add(submission)
     return submission
+
+
+def commit_and_mail(
+    submission: Submission, mails: Callable[[], Iterable[EmailMessage]] | None = None
+) -> None:
+    """Commit the submission, then send its mail.
+
+    ``mails`` builds the messages once the rows have their ids; by default
+    it is the consent receipt, sent when an address was given.
+    """
+    from .privacy.receipts import receipt_message
+
+    db.session.commit()
+    if mails is None:
+        messages = [receipt_message(submission)] if submission.email else []
+    else:
+        messages = mails()
+    for message in messages:
+        mail.send(message)
+
+
+def complete(
+    submission: Submission,
+    *,
+    mails: Callable[[], Iterable[EmailMessage]] | None = None,
+    next_url: str | None = None,
+):
+    """Commit, mail, and redirect to the confirmation page (or ``next_url``)."""
+    commit_and_mail(submission, mails)
+    return redirect(next_url or url_for("submissions.thanks", receipt_id=submission.receipt_id), code=303)
+
+
+@bp.get("/thanks/<uuid:receipt_id>")
+def thanks(receipt_id):
+    """The confirmation page of a submission, linking to its consent receipt."""
+    submission = db.first_or_404(
+        db.select(Submission).where(Submission.receipt_id == str(receipt_id), Submission.erased_at.is_(None))
+    )
+    kind = FORM_KINDS.get(submission.kind)
+    if kind is None:
+        abort(404)
+    return render_template("submissions/thanks.html", submission=submission, kind=kind)
+
+
+def init_app(app):
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def form_kinds_in_templates():
+        return {"form_kinds": FORM_KINDS}

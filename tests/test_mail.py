@@ -1,0 +1,84 @@
+"""Mail: the Maildir outbox by default, SMTP through a real server when MAIL_SERVER is set."""
+
+import mailbox
+
+import pytest
+
+from tests.forms import FORMS, outbox, send
+from tests.smtp_server import SMTPServer, smtp_server  # noqa: F401 (fixture)
+from webshop import mail
+
+BY_KIND = {case.kind: case for case in FORMS}
+
+
+def test_without_mail_server_messages_go_to_a_maildir_in_the_instance_folder(app, instance_path):
+    with app.test_request_context():
+        message = mail.build_message("jane@example.org", "Hello", "Body text")
+        mail.send(message)
+    box = mailbox.Maildir(instance_path / "outbox", create=False)
+    [stored] = list(box)
+    assert stored["Subject"] == "Hello" and stored["To"] == "jane@example.org"
+    [entry] = outbox(app)
+    assert entry.text.strip() == "Body text" and not entry.smtp_failed
+
+
+def test_messages_come_from_the_store_with_date_and_message_id(app):
+    with app.test_request_context():
+        message = mail.build_message("jane@example.org", "Hello", "Body")
+    [sender] = message["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (app.config["STORE_NAME"], app.config["STORE_EMAIL"])
+    assert message["Date"] and message["Message-ID"].endswith("@voltage-vine.example>")
+
+
+class TestThroughSMTP:
+    @pytest.fixture
+    def app_config(self, smtp_server):  # noqa: F811
+        return smtp_server.config
+
+    def test_contact_form_mail_reaches_a_real_smtp_server(self, client, app, smtp_server):  # noqa: F811
+        response = send(client, app, BY_KIND["contact"])
+        assert response.status_code == 303
+        to_store, receipt = smtp_server.messages
+        assert smtp_server.recipients == [[app.config["STORE_EMAIL"]], ["jane@example.org"]]
+        assert to_store["Subject"] == "Contact form: A question"
+        assert to_store["Reply-To"] == "Jane Doe <jane@example.org>"
+        assert "Do you ship to Mars?" in to_store.get_content()
+        assert receipt["Subject"].startswith("Your consent receipt")
+        assert "/receipt/" in receipt.get_content()
+        assert outbox(app) == []  # sent, so nothing waits in the outbox
+
+    @pytest.mark.parametrize("case", FORMS, ids=[c.kind for c in FORMS])
+    def test_every_form_mails_through_smtp(self, client, app, smtp_server, case):  # noqa: F811
+        send(client, app, case)
+        assert ["jane@example.org"] in smtp_server.recipients
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_smtp_login_with_configured_credentials(app):
+    server = SMTPServer(credentials=("shop", "s3cret")).start()
+    try:
+        app.config.update(server.config, MAIL_USERNAME="shop", MAIL_PASSWORD="s3cret")
+        with app.test_request_context():
+            mail.send(mail.build_message("jane@example.org", "Authenticated", "Body"))
+        assert server.recorder.logins == ["shop"]
+        assert [m["Subject"] for m in server.messages] == ["Authenticated"]
+    finally:
+        server.stop()
+
+
+def test_refused_smtp_delivery_is_kept_in_the_outbox_and_logged(app, caplog):
+    from tests.helpers import free_port
+
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_TIMEOUT=2)  # nobody listens
+    with app.test_request_context():
+        mail.send(mail.build_message("jane@example.org", "Kept", "Body"))
+    [entry] = outbox(app)
+    assert entry.subject == "Kept" and entry.smtp_failed
+    assert "SMTP delivery failed" in caplog.text
+    assert "jane@example.org" not in caplog.text
+
+
+def test_links_in_mail_use_server_name_not_the_request_host(app):
+    app.config.update(SERVER_NAME="shop.example", PREFERRED_URL_SCHEME="https")
+    with app.test_request_context("/", base_url="http://evil.example"):
+        assert mail.external_url("privacy.policy") == "https://shop.example/privacy"

@@ -1,0 +1,110 @@
+"""The chat room: messages appear for everyone without reloading.
+
+The page works by reload alone; ``static/chat.js`` improves it by sending
+messages in the background and polling :func:`messages` for new ones.
+Messages travel as JSON and are put on the page as text, never as HTML.
+"""
+
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from markupsafe import Markup
+
+from .db import db
+from .models import ChatMessage
+from .submissions import (
+    FormKind,
+    PersonalDataForm,
+    commit_and_mail,
+    email_field,
+    record_submission,
+    register_form,
+    text_field,
+)
+
+bp = Blueprint("chat", __name__)
+
+HISTORY = 50  # messages shown when the page opens
+BATCH = 100  # most messages one poll returns
+MAX_ID = 2**31 - 1
+
+KIND = register_form(
+    FormKind(
+        kind="chat",
+        service="Chat room",
+        endpoint="chat.chat",
+        clause="where-submitted",
+        primary_purpose="Showing your message and display name to everyone in the chat room",
+        pii_categories=("Display name", "Your message", "Email address (if given, never shown)"),
+        termination="Until our staff remove it, or you erase it on the your-data page",
+        thanks_title="Message sent",
+        thanks_text="Everyone in the chat room can now read your message.",
+    )
+)
+
+
+class ChatForm(PersonalDataForm):
+    display_name = text_field("Display name", max_length=40, required="Choose a display name.")
+    message = text_field("Message", max_length=500, required="Write a message.")
+    email = email_field("Email (optional, for your receipt; never shown)", required=False)
+
+
+def as_json(message: ChatMessage) -> dict:
+    return {
+        "id": message.id,
+        "name": message.display_name,
+        "body": message.body,
+        "time": message.created_at.isoformat() + "Z",
+    }
+
+
+def wants_json() -> bool:
+    return request.headers.get("X-Requested-With") == "fetch"
+
+
+def visible():
+    return db.select(ChatMessage).where(ChatMessage.hidden.is_(False))
+
+
+@bp.route("/chat", methods=["GET", "POST"])
+def chat():
+    form = ChatForm()
+    if form.validate_on_submit():
+        submission = record_submission(
+            "chat",
+            form,
+            email=form.email.data,
+            name=form.display_name.data,
+            fields={"display_name": form.display_name.data, "message": form.message.data},
+        )
+        message = ChatMessage(
+            submission=submission, display_name=form.display_name.data, body=form.message.data
+        )
+        db.session.add(message)
+        commit_and_mail(submission)
+        receipt_url = url_for("receipts.show", receipt_id=submission.receipt_id)
+        if wants_json():
+            return jsonify(message=as_json(message), receipt_url=receipt_url), 201
+        flash(
+            Markup('Message sent. <a href="{}">View its consent receipt</a>.').format(receipt_url), "success"
+        )
+        return redirect(url_for("chat.chat", _anchor="chat-form"), code=303)
+    if form.is_submitted() and wants_json():
+        return jsonify(errors={name: errors[0] for name, errors in form.errors.items()}), 400
+    recent = db.session.execute(visible().order_by(ChatMessage.id.desc()).limit(HISTORY)).scalars().all()
+    recent.reverse()
+    return render_template("chat/room.html", form=form, messages=recent, kind=KIND)
+
+
+@bp.get("/chat/messages")
+def messages():
+    """Visible messages after ``after`` (an id), oldest first, as JSON."""
+    after = min(max(request.args.get("after", 0, type=int), 0), MAX_ID)
+    found = db.session.execute(
+        visible().where(ChatMessage.id > after).order_by(ChatMessage.id).limit(BATCH)
+    ).scalars()
+    response = jsonify(messages=[as_json(message) for message in found])
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app):
+    app.register_blueprint(bp)

@@ -1,0 +1,306 @@
+"""Newsletter signup with double opt-in, and one-click unsubscribe (RFC 8058).
+
+A signup stores a submission and sends a confirmation link: signed,
+time-limited (``NEWSLETTER_CONFIRM_MAX_AGE`` seconds) and single-use,
+because it carries the subscription's current nonce, which confirming
+clears and every new signup replaces. Nothing is mailed to the address
+until that link is used. The page answers every signup the same way, so it
+does not reveal whether an address is already subscribed; one address has
+one subscription however often it signs up.
+
+Every newsletter mail carries ``List-Unsubscribe`` with a signed URL and
+``List-Unsubscribe-Post: List-Unsubscribe=One-Click``. A POST to that URL
+unsubscribes without cookies or CSRF token and answers 200; a GET only
+shows a page with a button. It is the one CSRF exemption in the app.
+"""
+
+import secrets
+
+from flask import Blueprint, current_app, render_template
+from itsdangerous import BadData
+from sqlalchemy.exc import IntegrityError
+from wtforms import SelectChoice, SelectMultipleField
+from wtforms.validators import InputRequired
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from . import mail
+from .db import db
+from .models import Submission, Subscription, utcnow
+from .privacy.receipts import mask_email
+from .security import csrf
+from .signing import serializer
+from .submissions import (
+    FormKind,
+    PersonalDataForm,
+    complete,
+    email_field,
+    record_submission,
+    register_form,
+)
+
+bp = Blueprint("newsletter", __name__)
+
+TOPIC_NAMES = {
+    "new-products": "New products",
+    "offers": "Offers and discounts",
+    "guides": "Buying guides",
+    "site-updates": "Updates to this site",
+}
+TOPICS = [SelectChoice(value, label) for value, label in TOPIC_NAMES.items()]
+
+KIND = register_form(
+    FormKind(
+        kind="newsletter",
+        service="Newsletter",
+        endpoint="newsletter.signup",
+        clause="uses",
+        primary_purpose="Sending you the newsletter topics you chose, once you confirm your address",
+        pii_categories=("Email address", "Newsletter topics"),
+        termination="Until you unsubscribe (every newsletter mail has a link) or erase your data",
+        thanks_title="Check your inbox",
+        thanks_text=(
+            "We have sent a message to the address you gave. Open the link in it to confirm "
+            "your subscription; until you do, we send you no newsletter. The link works once "
+            "and expires after two days."
+        ),
+        public_fields=("topics",),
+    )
+)
+
+
+class SignupForm(PersonalDataForm):
+    email = email_field()
+    topics = SelectMultipleField(
+        "Topics you want to hear about",
+        choices=TOPICS,
+        validators=[InputRequired("Choose at least one topic.")],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+
+
+# --- Signed links --------------------------------------------------------------------
+
+
+def confirm_token(subscription: Subscription, submission: Submission) -> str:
+    return serializer("newsletter-confirm").dumps(
+        {"id": subscription.id, "nonce": subscription.confirm_nonce, "submission": submission.id}
+    )
+
+
+def unsubscribe_url(subscription: Subscription) -> str:
+    token = serializer("unsubscribe").dumps(subscription.id)
+    return mail.external_url("newsletter.unsubscribe", token=token)
+
+
+def list_headers(subscription: Subscription) -> dict[str, str]:
+    """The RFC 2369 / RFC 8058 headers every newsletter mail carries."""
+    return {
+        "List-Unsubscribe": f"<{unsubscribe_url(subscription)}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def subscriber_message(subscription: Subscription, subject: str, text: str):
+    """A newsletter or notice mail to one subscriber, with its unsubscribe link."""
+    footer = (
+        f"\n\n--\nYou receive this because you subscribed to the {current_app.config['STORE_NAME']} "
+        f"newsletter.\nUnsubscribe with one click: {unsubscribe_url(subscription)}\n"
+    )
+    return mail.build_message(subscription.email, subject, text + footer, headers=list_headers(subscription))
+
+
+def send_to_subscriber(subscription: Subscription, subject: str, text: str) -> None:
+    """Send a newsletter or site-update notice to one subscriber.
+
+    Whether the subscriber may receive it (confirmed, not opted out of
+    marketing) is the caller's decision.
+    """
+    mail.send(subscriber_message(subscription, subject, text))
+
+
+# --- Signup ---------------------------------------------------------------------------
+
+
+def find_subscription(email: str) -> Subscription | None:
+    return db.session.execute(db.select(Subscription).where(Subscription.email == email)).scalar_one_or_none()
+
+
+def request_subscription(email: str, submission: Submission) -> Subscription:
+    """The address's one subscription, given a fresh confirmation nonce.
+
+    A confirmed subscription stays confirmed (a signup by someone else must
+    not end it); its topics change only when the new link is used.
+    """
+    subscription = find_subscription(email)
+    if subscription is None:
+        try:
+            with db.session.begin_nested():
+                subscription = Subscription(email=email, status=Subscription.PENDING, topics=[])
+                db.session.add(subscription)
+        except IntegrityError:  # the same address signed up at the same moment
+            subscription = find_subscription(email)
+    if subscription.status != Subscription.CONFIRMED:
+        subscription.status = Subscription.PENDING
+        subscription.submission = submission
+        subscription.topics = list(submission.fields["topics"])
+    subscription.confirm_nonce = secrets.token_hex(16)
+    return subscription
+
+
+def signup_message(subscription: Subscription, submission: Submission):
+    link = mail.external_url("newsletter.confirm", token=confirm_token(subscription, submission))
+    receipt = mail.external_url("receipts.show", receipt_id=submission.receipt_id)
+    text = render_template(
+        "newsletter/confirm_mail.txt",
+        subscription=subscription,
+        topics=[TOPIC_NAMES[t] for t in submission.fields["topics"]],
+        link=link,
+        receipt_url=receipt,
+        unsubscribe=unsubscribe_url(subscription),
+    )
+    subject = (
+        "Confirm your newsletter topics"
+        if subscription.status == Subscription.CONFIRMED
+        else "Please confirm your newsletter subscription"
+    )
+    return mail.build_message(subscription.email, subject, text, headers=list_headers(subscription))
+
+
+@bp.route("/newsletter", methods=["GET", "POST"])
+def signup():
+    form = SignupForm()
+    if form.validate_on_submit():
+        submission = record_submission(
+            "newsletter", form, email=form.email.data, name=None, fields={"topics": form.topics.data}
+        )
+        subscription = request_subscription(form.email.data, submission)
+        return complete(submission, mails=lambda: [signup_message(subscription, submission)])
+    return render_template("newsletter/signup.html", form=form, kind=KIND)
+
+
+# --- Confirmation ---------------------------------------------------------------------------
+
+
+def load_confirmation(token: str) -> tuple[Subscription, Submission] | None:
+    """The subscription and signup a confirmation link stands for, if it is still good."""
+    max_age = current_app.config["NEWSLETTER_CONFIRM_MAX_AGE"]
+    try:
+        payload = serializer("newsletter-confirm").loads(token, max_age=max_age)
+    except BadData:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    subscription = db.session.get(Subscription, payload.get("id"))
+    submission = db.session.get(Submission, payload.get("submission"))
+    nonce = payload.get("nonce")
+    if subscription is None or submission is None or not nonce or subscription.confirm_nonce != nonce:
+        return None
+    return subscription, submission
+
+
+def invalid_link():
+    return render_template("newsletter/invalid_link.html"), 400
+
+
+@bp.get("/newsletter/confirm/<token>")
+def confirm(token):
+    """Show what the link confirms; only the button (a POST) changes anything."""
+    found = load_confirmation(token)
+    if found is None:
+        return invalid_link()
+    subscription, submission = found
+    topics = [TOPIC_NAMES[t] for t in submission.fields["topics"]]
+    return render_template(
+        "newsletter/confirm.html", email=mask_email(subscription.email), topics=topics, token=token
+    )
+
+
+@bp.post("/newsletter/confirm/<token>")
+def confirm_post(token):
+    found = load_confirmation(token)
+    if found is None:
+        return invalid_link()
+    subscription, submission = found
+    # Clearing the nonce only where it is still the one in the link makes
+    # the link single-use even when it is sent twice at the same moment.
+    used = db.session.execute(
+        db.update(Subscription)
+        .where(Subscription.id == subscription.id, Subscription.confirm_nonce == subscription.confirm_nonce)
+        .values(
+            confirm_nonce=None,
+            status=Subscription.CONFIRMED,
+            topics=list(submission.fields["topics"]),
+            submission_id=submission.id,
+            confirmed_at=utcnow(),
+            unsubscribed_at=None,
+        )
+    )
+    if used.rowcount != 1:
+        db.session.rollback()
+        return invalid_link()
+    db.session.commit()
+    db.session.refresh(subscription)
+    topics = [TOPIC_NAMES[t] for t in subscription.topics]
+    send_to_subscriber(
+        subscription,
+        "Welcome to the newsletter",
+        render_template(
+            "newsletter/welcome_mail.txt",
+            topics=topics,
+            receipt_url=mail.external_url("receipts.show", receipt_id=submission.receipt_id),
+        ),
+    )
+    return render_template("newsletter/confirmed.html", topics=topics, submission=submission)
+
+
+# --- Unsubscribing -------------------------------------------------------------------------
+
+
+def load_unsubscribe(token: str) -> Subscription | None:
+    try:
+        subscription_id = serializer("unsubscribe").loads(token)
+    except BadData:
+        return None
+    if not isinstance(subscription_id, int):
+        return None
+    return db.session.get(Subscription, subscription_id)
+
+
+@bp.get("/newsletter/unsubscribe/<token>")
+def unsubscribe(token):
+    """A page with a button; opening the link changes nothing."""
+    subscription = load_unsubscribe(token)
+    if subscription is None:
+        return invalid_link()
+    return render_template(
+        "newsletter/unsubscribe.html",
+        email=mask_email(subscription.email),
+        subscription=subscription,
+        done=False,
+    )
+
+
+@bp.post("/newsletter/unsubscribe/<token>")
+@csrf.exempt
+def unsubscribe_post(token):
+    """RFC 8058 one-click unsubscribe: no cookies, no CSRF token, 200 and no redirect."""
+    subscription = load_unsubscribe(token)
+    if subscription is None:
+        return invalid_link()
+    if subscription.status != Subscription.UNSUBSCRIBED:
+        subscription.status = Subscription.UNSUBSCRIBED
+        subscription.unsubscribed_at = utcnow()
+    subscription.confirm_nonce = None
+    db.session.commit()
+    return render_template(
+        "newsletter/unsubscribe.html",
+        email=mask_email(subscription.email),
+        subscription=subscription,
+        done=True,
+    )
+
+
+def init_app(app):
+    app.config.setdefault("NEWSLETTER_CONFIRM_MAX_AGE", 2 * 24 * 3600)
+    app.register_blueprint(bp)
