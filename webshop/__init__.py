@@ -24,6 +24,7 @@ def create_app(test_config=None, instance_path=None):
     logs.init_app(app)
 
     from . import (
+        backup,
         board,
         cart,
         chat,
@@ -61,5 +62,6 @@ def create_app(test_config=None, instance_path=None):
     privacy.init_app(app)  # the policy
     my_data.init_app(app)  # "your data": see, correct, download, erase
     staff.init_app(app)  # /admin: sign-in, dashboard, review, export, notices
+    backup.init_app(app)  # flask backup
 
     return app

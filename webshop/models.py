@@ -1,7 +1,7 @@
 """The shop's tables: catalogue, orders and the submissions that carry personal data."""
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,7 +10,7 @@ from .db import db
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def new_receipt_id() -> str:
@@ -81,6 +81,36 @@ class Submission(db.Model):
     def shareable(self) -> bool:
         """Whether this submission may leave the store (before other rules)."""
         return not (self.no_share or self.blocking_signal or self.erased_at)
+
+
+class EmailPreference(db.Model):
+    """Choices an address made on "your data", going forward, for all its records.
+
+    They sit beside the per-submission boxes and never change them: turning
+    sharing back on here cannot share a submission whose own box said no.
+    """
+
+    email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    marketing_off: Mapped[bool] = mapped_column(default=False)
+    sharing_off: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AuditEvent(db.Model):
+    """An audit line: who did what to personal data. Never holds personal data itself."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(80))  # a staff name, or "visitor"
+    action: Mapped[str] = mapped_column(String(60))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)  # ids and counts only
+
+
+def audit(actor: str, action: str, **detail) -> AuditEvent:
+    """Add an audit line to the session (the caller commits). Pass ids and counts only."""
+    event = AuditEvent(actor=actor, action=action, detail=detail)
+    db.session.add(event)
+    return event
 
 
 class Order(db.Model):
