@@ -121,7 +121,7 @@ def build_schema(uri: str, instance: Path):
 
     app = create_app({"SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": uri}, instance_path=str(instance))
     with app.app_context():
-        upgrade(directory=MIGRATIONS_DIR, revision="heads")
+        upgrade(directory=MIGRATIONS_DIR, revision="head")
         seed_catalogue()
         if uri.startswith("sqlite"):
             db.session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))

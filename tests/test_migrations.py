@@ -43,7 +43,7 @@ def test_first_migration_upgrades_to_latest_keeping_rows(database, request, tmp_
         db.session.commit()
         products_before = db.session.execute(text("SELECT count(*) FROM product")).scalar_one()
 
-        upgrade(directory=MIGRATIONS_DIR, revision="heads")
+        upgrade(directory=MIGRATIONS_DIR, revision="head")
 
         tables = set(inspect(db.engine).get_table_names())
         assert {"visit", "subscription", "sharing_ledger", "email_preference"} <= tables
@@ -60,8 +60,24 @@ def test_every_migration_downgrades_cleanly_to_the_first(database, request, tmp_
     uri = empty_database(database, server, tmp_path)
     app = create_app({"SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": uri}, instance_path=str(tmp_path))
     with app.app_context():
-        upgrade(directory=MIGRATIONS_DIR, revision="heads")
+        upgrade(directory=MIGRATIONS_DIR, revision="head")
         downgrade(directory=MIGRATIONS_DIR, revision="0001")
         tables = set(inspect(db.engine).get_table_names())
         assert "visit" not in tables and "product" in tables
         db.engine.dispose()
+
+
+def test_models_and_migrations_describe_the_same_schema(database, request, tmp_path):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    server = request.getfixturevalue("postgres_server") if database.startswith("postgresql") else None
+    uri = empty_database(database, server, tmp_path)
+    app = create_app({"SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": uri}, instance_path=str(tmp_path))
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR, revision="head")
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = compare_metadata(context, db.metadata)
+        db.engine.dispose()
+    assert differences == []

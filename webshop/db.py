@@ -53,7 +53,7 @@ def init_db_command():
     """Create or upgrade the schema and seed the demo catalogue."""
     from .catalogue import seed_catalogue
 
-    upgrade(directory=MIGRATIONS_DIR, revision="heads")
+    upgrade(directory=MIGRATIONS_DIR, revision="head")
     added = seed_catalogue()
     click.echo(f"Database ready; {added} products added to the catalogue.")
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, SmallInteger, String
+from sqlalchemy import BigInteger, Float, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import db
@@ -36,7 +36,7 @@ class Visit(db.Model):
     protocol: Mapped[str] = mapped_column(String(16), default="HTTP/1.1")
     status: Mapped[int] = mapped_column(SmallInteger)
     response_bytes: Mapped[int | None]
-    response_ms: Mapped[float]
+    response_ms: Mapped[float] = mapped_column(Float)
     user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_MAX))
     referrer: Mapped[str | None] = mapped_column(String(REFERRER_MAX))
     visitor_id: Mapped[str | None] = mapped_column(String(64))
