@@ -166,7 +166,15 @@ def bad_cookie_cases(app):
 
 @pytest.mark.parametrize(
     "case",
-    ["tampered", "truncated", "foreign salt", "wrong key", "garbage", "signed but malformed", "signed but quantity 500"],
+    [
+        "tampered",
+        "truncated",
+        "foreign salt",
+        "wrong key",
+        "garbage",
+        "signed but malformed",
+        "signed but quantity 500",
+    ],
 )
 def test_bad_cookie_becomes_an_empty_cart_with_a_warning(client, app, case, caplog):
     client.set_cookie("cart", bad_cookie_cases(app)[case])

@@ -86,7 +86,9 @@ def test_consent_banner_shows_until_acknowledged_and_returns_to_the_page(client)
     assert 'id="consent-banner"' not in client.get("/").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"]
+)
 def test_consent_never_redirects_off_site(client, target):
     response = submit(client, "/", {"next": target}, action="/consent")
     assert response.headers["Location"] == "/"

@@ -78,7 +78,7 @@ def load_secret_key(instance_path: str) -> str:
     except FileExistsError:
         key = path.read_text().strip()
         if not key:
-            raise ConfigError(f"{path} is empty; delete it to generate a new key")
+            raise ConfigError(f"{path} is empty; delete it to generate a new key") from None
         return key
     with os.fdopen(fd, "w") as handle:
         handle.write(secrets.token_urlsafe(48))
@@ -111,7 +111,7 @@ def finish(app) -> None:
         try:
             value = int(config[name])
         except (TypeError, ValueError):
-            raise ConfigError(f"{name} must be a whole number; got {config[name]!r}")
+            raise ConfigError(f"{name} must be a whole number; got {config[name]!r}") from None
         if value < 0:
             raise ConfigError(f"{name} must not be negative; got {value}")
         config[name] = value

@@ -46,7 +46,10 @@ REGISTRY = {
             purpose="Links the visits of this browser together so they can be combined with what you submit.",
             lifetime="1 year",
             contents="A random visitor id, signed.",
-            set_when="After you acknowledge the privacy banner, and never while your browser sends Global Privacy Control or Do Not Track.",
+            set_when=(
+                "After you acknowledge the privacy banner, and never while your browser "
+                "sends Global Privacy Control or Do Not Track."
+            ),
             config_max_age="VISITOR_MAX_AGE_DAYS",
         ),
         CookieSpec(

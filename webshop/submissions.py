@@ -150,7 +150,9 @@ def normalized_email(value: str) -> str:
         result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
         raise ValidationError(str(error)) from error
-    return result.ascii_email or result.normalized
+    # Stored in lower case, so that Jane@example.org and jane@example.org are
+    # one person everywhere: "your data", preferences, exports and erasure.
+    return (result.ascii_email or result.normalized).lower()
 
 
 class EmailAddress:
