@@ -143,6 +143,22 @@ def postgres_template(postgres_server, tmp_path_factory):
     return "webshop_template"
 
 
+def release_apps():
+    """Stop every app's visit writer and close its connections.
+
+    Tests that build extra apps (key rotation, migrations) leave writers and
+    pooled connections behind; they are closed here, before their database
+    is dropped, rather than at interpreter exit.
+    """
+    from webshop.visits.writer import WRITERS, stop_all
+
+    stop_all()
+    for writer in list(WRITERS):
+        with writer.app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 @pytest.fixture
 def database(request, tmp_path):
     """A fresh, migrated, seeded database; the parameter names the backend."""
@@ -151,12 +167,14 @@ def database(request, tmp_path):
         path.parent.mkdir(exist_ok=True)
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
+        release_apps()
         return
     server = request.getfixturevalue("postgres_server")
     template = request.getfixturevalue("postgres_template")
     name = "t_" + uuid.uuid4().hex[:12]
     server.admin(f"CREATE DATABASE {name} TEMPLATE {template}")
     yield server.url(name)
+    release_apps()
     server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
@@ -180,6 +198,7 @@ def app(database, instance_path, app_config):
         "SECRET_KEY": TEST_KEY,
         "SQLALCHEMY_DATABASE_URI": database,
         "RDNS_ENABLED": False,
+        "RATELIMIT_ENABLED": False,  # tests post far faster than people; tests/test_limits.py turns it on
         **app_config,
     }
     app = create_app(config, instance_path=str(instance_path))

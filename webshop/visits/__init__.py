@@ -12,9 +12,9 @@ from ..models import utcnow
 from . import cli, client, record, routes
 from .models import Visit
 from .rdns import DomainResolver
-from .writer import FILL_WINDOW_SECONDS, VisitWriter
+from .writer import FILL_WINDOW_SECONDS, VisitWriter, stop_all
 
-__all__ = ["Visit", "init_app", "flush", "shutdown"]
+__all__ = ["Visit", "init_app", "flush", "shutdown", "stop_all"]
 
 SPOOL_DIR = "visit-spool"
 

@@ -21,6 +21,7 @@ fsynced). A killed process, a database outage or a restart loses nothing.
 """
 
 import atexit
+import weakref
 import fcntl
 import itertools
 import json
@@ -75,10 +76,20 @@ def parse_lines(data: bytes, source: str) -> list[dict]:
     return rows
 
 
+WRITERS: "weakref.WeakSet[VisitWriter]" = weakref.WeakSet()
+
+
+def stop_all() -> None:
+    """Stop every writer of this process, storing what each holds (tests, shutdown)."""
+    for writer in list(WRITERS):
+        writer.stop()
+
+
 class VisitWriter:
     """Appends rows to a spool file and moves them into the database in batches."""
 
     def __init__(self, app, spool_dir: Path, interval: float, domain_for=None):
+        WRITERS.add(self)
         self.app = app
         self.spool_dir = spool_dir
         self.interval = interval
