@@ -1,22 +1,18 @@
-"""The privacy policy page and what hangs off it."""
+"""The privacy policy and what hangs off it: live evidence, the clause map, the tour.
 
-from flask import Blueprint, render_template
+``/privacy`` shows every clause with a "see it in practice" panel computed
+for the current visitor (:mod:`.evidence`) and the code and tests that keep
+it (:mod:`.practice`). ``/privacy/practice.json`` serves that map;
+``/privacy/tour`` walks a reviewer through watching each practice happen
+(:mod:`.tour`); :mod:`.p3p` adds the optional, obsolete P3P header.
 
-from ..cookies import REGISTRY
-from .policy import CLAUSES, POLICY_VERSION
-
-bp = Blueprint("privacy", __name__)
-
-
-@bp.get("/privacy")
-def policy():
-    return render_template(
-        "privacy/policy.html",
-        clauses=CLAUSES,
-        version=POLICY_VERSION,
-        cookie_registry=REGISTRY.values(),
-    )
+The pages are imported in :func:`init_app`, not here: the forms import
+:mod:`.policy`, which runs this file first, and the evidence reads the forms.
+"""
 
 
 def init_app(app):
-    app.register_blueprint(bp)
+    from . import p3p, pages
+
+    p3p.init_app(app)
+    app.register_blueprint(pages.bp)

@@ -1,0 +1,419 @@
+"""Each "see it in practice" panel of /privacy shows this visitor's live data, with and without GPC."""
+
+import html
+import re
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, select
+
+from tests.dns_server import LoopbackDNS
+from tests.forms import product_id
+from tests.helpers import submit
+from webshop import visits
+from webshop.db import db
+from webshop.models import Submission, Subscription, new_receipt_id, utcnow
+from webshop.privacy.models import AccessLink
+from webshop.privacy.policy import POLICY_VERSION
+from webshop.sharing import LedgerEntry, LedgerItem, Recipient, shareable_submissions
+from webshop.signing import serializer
+from webshop.staff.models import Notice, NoticeDelivery
+from webshop.visits.models import Visit
+
+ADDRESS = {"REMOTE_ADDR": "127.0.0.77"}
+
+
+def wait_for_lookup(app, ip):
+    """Wait until the background lookup of ``ip`` has finished (not a timing check)."""
+    resolver = app.extensions["webshop.resolver"]
+    for _ in range(500):
+        if not resolver.pending(ip):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"lookup of {ip} never finished")
+
+
+def text_of(fragment: str) -> str:
+    """The visible text of an HTML fragment, whitespace collapsed."""
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+    return re.sub(r" ([,.;)])", r"\1", text)
+
+
+def section(page: str, clause: str) -> str:
+    start = page.index(f'<section id="{clause}"')
+    return page[start : page.index("</section>", start)]
+
+
+def element(page: str, element_id: str) -> str:
+    """The text of the element with ``element_id`` (up to its first closing tag of the same name)."""
+    match = re.search(rf'<(\w+)[^>]*id="{re.escape(element_id)}"[^>]*>', page)
+    assert match, f"no element #{element_id}"
+    tag = match.group(1)
+    return text_of(page[match.end() : page.index(f"</{tag}>", match.end())])
+
+
+def policy(client, **kwargs) -> str:
+    response = client.get("/privacy", **kwargs)
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def acknowledge(client, **kwargs):
+    response = submit(client, "/", {"next": "/"}, action="/consent", **kwargs)
+    assert response.status_code == 303
+
+
+def add_submission(kind="newsletter", email="a@example.org", **values) -> Submission:
+    submission = Submission(
+        receipt_id=new_receipt_id(), kind=kind, email=email, fields={}, policy_version=POLICY_VERSION, **values
+    )
+    db.session.add(submission)
+    return submission
+
+
+def test_collect_ip_panel_shows_the_address_of_this_request_and_its_stored_visits(app, client):
+    page = policy(client, environ_base=ADDRESS)
+    assert element(page, "evidence-ip") == "127.0.0.77"
+    assert "none yet" in element(page, "evidence-visitor")
+    assert "switched off" in element(page, "evidence-domain")  # the suite's default: RDNS_ENABLED off
+    acknowledge(client, environ_base=ADDRESS)
+    client.get("/product/hush-anc", environ_base=ADDRESS)
+    page = policy(client, environ_base=ADDRESS)
+    visitor_id = element(page, "evidence-visitor")
+    with app.app_context():
+        visits.flush(app)
+        stored = db.session.execute(select(Visit).where(Visit.visitor_id == visitor_id)).scalars().all()
+    assert stored and all(v.ip == "127.0.0.77" for v in stored)
+    panel = section(page, "collect-ip")
+    # The visits stored before this page was made: the product page (the consent POST came before the id).
+    assert f"{len(stored) - 1} visit(s) are stored under this browser's visitor id" in text_of(panel)
+    assert "GET /product/hush-anc" in text_of(panel)
+
+
+@pytest.fixture(scope="module")
+def dns_server():
+    server = LoopbackDNS().start()
+    yield server
+    server.stop()
+
+
+class TestWithReverseDNS:
+    @pytest.fixture
+    def app_config(self, dns_server):
+        return {"RDNS_ENABLED": True, "RDNS_NAMESERVERS": [dns_server.nameserver], "RDNS_TIMEOUT": 3}
+
+    def test_collect_ip_panel_shows_the_domain_and_whether_it_is_confirmed(self, app, client):
+        expected = {
+            "127.0.0.23": "shopper23.loopback.test, confirmed (its forward lookup contains your address)",
+            "127.0.0.24": "bank.spoofed.test, not confirmed (its forward lookup does not contain your address)",
+        }
+        for ip, domain in expected.items():
+            first = element(policy(client, environ_base={"REMOTE_ADDR": ip}), "evidence-domain")
+            assert "looked up in the background" in first or "none known yet" in first
+            wait_for_lookup(app, ip)
+            assert element(policy(client, environ_base={"REMOTE_ADDR": ip}), "evidence-domain") == domain
+
+
+@pytest.mark.parametrize("signal", [{"Sec-GPC": "1"}, {"DNT": "1"}])
+def test_with_gpc_the_blocking_panel_says_so_and_no_ip_is_stored(app, client, signal):
+    plain = policy(client, environ_base=ADDRESS)
+    assert element(plain, "evidence-gpc") == "not sent"
+    assert "stores your IP address (127.0.0.77)" in element(plain, "evidence-blocking")
+
+    acknowledge(client, environ_base=ADDRESS)  # the browser now holds a visitor cookie
+    response = client.get("/privacy", environ_base=ADDRESS, headers=signal)
+    page = response.get_data(as_text=True)
+    flag = "evidence-gpc" if "Sec-GPC" in signal else "evidence-dnt"
+    assert element(page, flag) == "received"
+    blocking = element(page, "evidence-blocking")
+    assert "did not store" in blocking and "the visit row for this request has no IP address" in blocking
+    assert "visitor cookie was ignored" in blocking
+    assert "no IP address is stored for this request" in element(page, "evidence-ip")
+    assert element(page, "evidence-visitor") == "none (blocking signal)"
+    assert "127.0.0.77" not in section(page, "collect-ip") + section(page, "blocking")
+    assert "visitor=" not in response.headers.get("Set-Cookie", "")
+    with app.app_context():
+        visits.flush(app)
+        row = db.session.execute(
+            select(Visit).where(Visit.path == "/privacy").order_by(Visit.id.desc()).limit(1)
+        ).scalar_one()
+        assert row.blocking_signal and row.ip is None and row.domain is None and row.visitor_id is None
+
+    later = policy(client, environ_base=ADDRESS, headers=signal)
+    # The first signalled request is stored; this one's row is written once its page is sent.
+    assert "Today 1 visit(s) came with a blocking signal; 0 of them stored" in element(later, "evidence-blocking-today")
+
+
+def test_combine_and_opt_out_panels_show_this_browsers_submission_and_its_choice(app, client):
+    page = policy(client, environ_base=ADDRESS)
+    assert "carry this request's IP address (127.0.0.77)" in element(page, "evidence-combined")
+    acknowledge(client, environ_base=ADDRESS)
+    response = submit(
+        client,
+        "/newsletter",
+        {"email": "jane@example.org", "topics": ["offers"], "no_share": "y"},
+        environ_base=ADDRESS,
+    )
+    assert response.status_code == 303
+    with app.app_context():
+        signup = db.session.execute(select(Submission)).scalar_one()
+        number, receipt, visitor_id = signup.id, signup.receipt_id, signup.visitor_id
+    page = policy(client, environ_base=ADDRESS)
+    combine = text_of(section(page, "combine"))
+    assert f"1 submission(s) from this browser are linked to its visits through visitor id {visitor_id}" in combine
+    for clause in ("combine", "opt-out"):
+        row = element(section(page, clause), f"submission-{number}")
+        assert f"Newsletter #{number}" in row and "j***@example.org" in row
+        assert '"don\'t share" ticked' in row and "marketing allowed" in row
+        assert 'would be excluded from exports because: "don\'t share" was ticked on it' in row
+        assert f'href="/receipt/{receipt}"' in section(page, clause)
+    assert element(page, "opt-out-newsletter") == "Newsletter 1 0 (0.0 %) 1 (100.0 %)"
+    assert f"Newsletter #{number} (policy {POLICY_VERSION})" in element(page, "evidence-receipts")
+
+    other = app.test_client()  # another browser sees none of it
+    assert f"submission-{number}" not in policy(other)
+
+
+def test_cookies_panel_decodes_the_cart_after_adding_an_item(app, client):
+    page = policy(client)
+    assert element(page, "evidence-cookie-cart") == "cart : not held by this browser"
+    submit(client, "/product/hush-anc", {"product_id": product_id(app), "quantity": 2}, action="/cart/add")
+    cart = element(policy(client), "evidence-cookie-cart")
+    assert "held by this browser, signature valid" in cart
+    assert f"holds 2 × Hush ANC Headphones (product {product_id(app)})" in cart
+
+
+def test_form_counts_match_the_rows_in_the_table(app, client):
+    with app.app_context():
+        for values in [{}, {"no_share": True}, {"no_share": True, "no_marketing": True}]:
+            add_submission("survey", **values)
+        add_submission("contact", no_marketing=True)
+        add_submission("contact", erased_at=utcnow())  # erased: no longer held
+        db.session.commit()
+    page = policy(client)
+    assert element(page, "form-count-survey") == "Customer survey 3"
+    assert element(page, "form-count-contact") == "Contact form 1"
+    assert element(page, "form-count-board") == "Bulletin board 0"
+    assert element(page, "opt-out-survey") == "Customer survey 3 1 (33.3 %) 2 (66.7 %)"
+    assert element(page, "opt-out-contact") == "Contact form 1 1 (100.0 %) 0 (0.0 %)"
+    assert "(4 in all)" in text_of(section(page, "where-submitted"))
+    for url in ("/newsletter", "/survey", "/register", "/checkout", "/board", "/chat", "/contact"):
+        assert f'href="{url}"' in section(page, "where-submitted")
+
+
+class TestWithoutVisitRecording:
+    """Only the rows inserted here exist, so every number can be counted by hand."""
+
+    @pytest.fixture
+    def app_config(self):
+        return {"VISITS_ENABLED": False}
+
+    def test_uses_panel_numbers_match_the_rows_in_the_tables(self, app, client):
+        now = utcnow()
+        with app.app_context():
+            rows = [
+                ("/product/hush-anc", False, now),
+                ("/product/hush-anc", False, now),
+                ("/product/hush-anc", False, now),
+                ("/", False, now),
+                ("/product/hush-anc", True, now),  # blocking: not counted by the shelf
+                ("/", False, now - timedelta(days=2)),  # not today
+            ]
+            for number, (path, blocking, when) in enumerate(rows):
+                db.session.add(
+                    Visit(
+                        uid=f"u{number}",
+                        time=when,
+                        ip=None if blocking else "127.0.0.9",
+                        method="GET",
+                        path=path,
+                        status=200,
+                        response_ms=1.0,
+                        blocking_signal=blocking,
+                    )
+                )
+            notice = Notice(subject="News", body="Hello", created_by="staff")
+            db.session.add(notice)
+            db.session.flush()
+            db.session.add_all([NoticeDelivery(notice_id=notice.id, subscription_id=n) for n in (1, 2)])
+            db.session.commit()
+        page = policy(client)
+        assert element(page, "evidence-visits-today") == "5"
+        assert element(page, "evidence-popular") == "Hush ANC Headphones (3 views)"
+        assert element(page, "evidence-notices") == "1 / 2"
+        assert element(page, "evidence-audience").startswith("0 ")
+        assert "Today 1 visit(s) came with a blocking signal; 0 of them stored" in element(
+            page, "evidence-blocking-today"
+        )
+
+
+def test_sharing_panel_counts_the_ledger_and_names_the_recipients(app, client):
+    with app.app_context():
+        open_one = add_submission("contact", email="x@example.org")
+        add_submission("contact", email="y@example.org", no_share=True)
+        acme = Recipient(name="Acme Partners", kind=Recipient.AFFILIATE)
+        db.session.add_all([acme, Recipient(name="Zed Mail", kind=Recipient.THIRD_PARTY)])
+        db.session.flush()
+        for _ in range(2):
+            db.session.add(
+                LedgerEntry(
+                    recipient=acme,
+                    purpose="Marketing",
+                    staff_name="sam",
+                    record_count=1,
+                    items=[LedgerItem(submission_id=open_one.id)],
+                )
+            )
+        db.session.commit()
+        shareable = len(db.session.execute(shareable_submissions()).scalars().all())
+    page = policy(client)
+    assert element(page, "evidence-ledger") == "2 export(s), 2 record(s) in all"
+    assert element(page, "evidence-shareable") == str(shareable) == "1"
+    assert (
+        element(page, "evidence-recipients")
+        == "Acme Partners (affiliate, 2 export(s)); Zed Mail (third party, 0 export(s))"
+    )
+
+
+def test_tour_shows_why_this_browsers_signup_would_be_left_out_of_exports(app, client):
+    acknowledge(client)
+    submit(client, "/newsletter", {"email": "jane@example.org", "topics": ["offers"], "no_share": "y"})
+    submit(client, "/newsletter", {"email": "joe@example.org", "topics": ["guides"]})
+    with app.app_context():
+        jane, joe = db.session.execute(select(Submission).order_by(Submission.id)).scalars().all()
+        jane_id, joe_id = jane.id, joe.id
+    tour = client.get("/privacy/tour").get_data(as_text=True)
+    live = element(tour, "live-newsletter")
+    assert (
+        f"Your newsletter signup #{jane_id} (j***@example.org" in live
+        and 'would be excluded from exports because: "don\'t share" was ticked on it; '
+        "its newsletter address is not confirmed"
+        in live
+    )
+    assert f"signup #{joe_id}" in live
+
+    with app.app_context():  # joe confirms: his signup becomes shareable, jane's box still keeps hers out
+        subscription = db.session.execute(
+            select(Subscription).where(Subscription.email == "joe@example.org")
+        ).scalar_one()
+        subscription.status = Subscription.CONFIRMED
+        db.session.commit()
+        allowed = {s.id for s in db.session.execute(shareable_submissions()).scalars()}
+    assert allowed == {joe_id}
+    live = text_of(
+        client.get("/privacy/tour").get_data(as_text=True).split('id="live-newsletter"')[1].split("</div>")[0]
+    )
+    joe_line = live[live.index(f"#{joe_id}") :]
+    assert "would be included in a marketing export made now" in joe_line.split("Your newsletter signup")[0]
+    jane_line = live[live.index(f"#{jane_id}") :]
+    assert 'would be excluded from exports because: "don\'t share" was ticked on it;' in jane_line
+    sharing = element(client.get("/privacy/tour").get_data(as_text=True), "live-sharing")
+    assert "an export made now would hold 1 record(s), 1 of them yours (of 2 you sent)" in sharing
+
+
+def test_other_sources_panel_counts_addresses_with_records_from_several_forms(app, client):
+    with app.app_context():
+        add_submission("newsletter", email="a@example.org")
+        add_submission("registration", email="a@example.org")
+        add_submission("registration", email="a@example.org")
+        add_submission("contact", email="b@example.org")
+        link = AccessLink(purpose=AccessLink.ACCESS, email="a@example.org", nonce="n" * 32, used_at=utcnow())
+        db.session.add(link)
+        db.session.commit()
+        link_id = link.id
+    page = policy(client)
+    assert "under 2 email address(es); 1 of them have records from more than one form" in element(
+        page, "evidence-other-sources"
+    )
+    assert "evidence-granted" not in page  # nothing under an address without the mailed link
+    with client.session_transaction() as session:
+        session["my_data"] = {"link": link_id, "key": "n" * 32}
+    granted = element(policy(client), "evidence-granted")
+    assert granted.startswith("Under a***@example.org, which this browser opened:")
+    assert "1 × Newsletter" in granted and "2 × Product registration" in granted
+
+
+def test_consent_panel_compares_the_acknowledged_version_with_the_current_one(app, client):
+    page = policy(client)
+    assert element(page, "evidence-consent-version") == "none"
+    assert element(page, "evidence-banner") == "shown to this browser"
+    acknowledge(client)
+    page = policy(client)
+    assert element(page, "evidence-consent-version") == POLICY_VERSION
+    assert element(page, "evidence-banner").startswith("acknowledged for the current version")
+    with app.test_request_context():
+        old = serializer("consent").dumps("2001-01")
+    client.set_cookie("consent", old)
+    page = policy(client)
+    assert element(page, "evidence-consent-version") == "2001-01"
+    assert "again: the policy changed" in element(page, "evidence-banner")
+
+
+def test_access_clause_links_to_your_data_and_the_page_to_the_tour(client):
+    page = policy(client)
+    assert 'href="/my-data"' in section(page, "access")
+    assert 'href="/privacy/tour"' in page[: page.index('<section id="collect-ip"')]
+    tour = client.get("/privacy/tour")
+    assert tour.status_code == 200 and tour.headers["Cache-Control"] == "private, no-store"
+    assert client.get("/privacy").headers["Cache-Control"] == "private, no-store"
+    for step in ("banner", "cart", "visits", "newsletter", "receipt", "sharing", "gpc", "my-data", "map"):
+        assert f'id="step-{step}"' in tour.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("app_config", [{"STORE_EMAIL": "hello@shop.example", "STORE_ADDRESS": "1 Test Row"}])
+def test_contact_panel_shows_the_configured_details_and_the_form(client, app_config):
+    panel = section(policy(client), "contact")
+    assert 'href="mailto:hello@shop.example"' in panel and "1 Test Row" in panel
+    assert 'href="/contact"' in panel
+
+
+def test_policy_pages_carry_no_inline_script_or_style(client):
+    for url in ("/privacy", "/privacy/tour"):
+        page = client.get(url).get_data(as_text=True)
+        assert " style=" not in page and "<style" not in page
+        assert all("src=" in tag for tag in re.findall(r"<script[^>]*>", page))
+
+
+def test_the_policy_page_costs_a_few_queries_however_much_this_browser_sent(app, client):
+    acknowledge(client)
+    engine_queries = []
+
+    def count(*_args):
+        engine_queries.append(1)
+
+    def queries_for_policy() -> int:
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            engine_queries.clear()
+            policy(client)
+            return len(engine_queries)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+
+    submit(client, "/newsletter", {"email": "jane@example.org", "topics": ["offers"]})
+    few = queries_for_policy()
+    for n in range(4):
+        submit(
+            client,
+            "/contact",
+            {"name": "Jane", "email": f"j{n}@example.org", "subject": "Hi", "message": "Hello there"},
+        )
+    with app.app_context():
+        recipient = Recipient(name="Acme")
+        ids = db.session.execute(select(Submission.id)).scalars().all()
+        db.session.add(
+            LedgerEntry(
+                recipient=recipient,
+                purpose="Marketing",
+                staff_name="sam",
+                record_count=len(ids),
+                items=[LedgerItem(submission_id=i) for i in ids],
+            )
+        )
+        db.session.commit()
+    many = queries_for_policy()
+    assert few <= 25
+    assert many <= few + 2  # the ledger's recipients, loaded once; nothing per row

@@ -1,0 +1,419 @@
+"""Live evidence for the policy page and the tour: what each clause did for this visitor.
+
+Everything here is read from the request and the real tables at the time of
+asking; nothing is canned. The page stays cheap: each helper is one small
+query (or a handful, for this browser's own submissions), on indexed
+columns or small tables, and none runs per row.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, time
+
+from flask import current_app, g, request, url_for
+from sqlalchemy import case, func, or_, select
+
+from .. import visits
+from ..db import db
+from ..models import EmailPreference, Submission, Subscription, utcnow
+from ..popular import popular_now
+from ..sharing import (
+    LedgerEntry,
+    Recipient,
+    ledger_for,
+    marketable_submissions,
+    notice_audience,
+    shareable_submissions,
+)
+from ..staff.models import Notice, NoticeDelivery
+from ..submissions import FORM_KINDS
+from ..visits.client import current_client
+from ..visits.models import Visit
+from . import browser
+from .policy import POLICY_VERSION
+from .receipts import mask_email
+
+RECENT_VISITS = 5
+BROWSER_SUBMISSIONS = 20
+
+
+def count_if(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def percent(part: int, whole: int) -> float:
+    return round(100 * part / whole, 1) if whole else 0.0
+
+
+# --- This request ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThisRequest:
+    """What this request carried and what its visit row gets."""
+
+    gpc: bool
+    dnt: bool
+    blocking: bool
+    ip: str | None  # as stored with the visit row of this request
+    domain: str | None
+    domain_confirmed: bool
+    visitor_id: str | None
+    rdns_enabled: bool
+    lookup_pending: bool
+    sent_visitor_cookie: bool  # the browser sent one, whether or not it is used
+
+
+def this_request() -> ThisRequest:
+    """This request as :func:`current_client` sees it: the values its visit row stores."""
+    client = current_client()
+    resolver = current_app.extensions.get("webshop.resolver")
+    return ThisRequest(
+        gpc=bool(g.get("gpc")),
+        dnt=bool(g.get("dnt")),
+        blocking=bool(g.get("blocking_signal")),
+        ip=client.ip,
+        domain=client.domain,
+        domain_confirmed=client.domain_confirmed,
+        visitor_id=client.visitor_id,
+        rdns_enabled=resolver is not None,
+        lookup_pending=bool(resolver and client.ip and resolver.pending(client.ip)),
+        sent_visitor_cookie="visitor" in request.cookies,
+    )
+
+
+def recent_visits(visitor_id: str | None, limit: int = RECENT_VISITS) -> tuple[int, list[Visit]]:
+    """How many visits carry ``visitor_id``, and the latest ``limit`` of them."""
+    if not visitor_id:
+        return 0, []
+    visits.flush(current_app)  # so the pages just seen are listed
+    total = db.session.execute(select(func.count()).where(Visit.visitor_id == visitor_id)).scalar_one()
+    if not limit:
+        return total, []
+    latest = (
+        db.session.execute(
+            select(Visit)
+            .where(Visit.visitor_id == visitor_id)
+            .order_by(Visit.time.desc(), Visit.id.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+    return total, list(latest)
+
+
+# --- This browser's submissions ----------------------------------------------------------------
+
+
+@dataclass
+class Verdict:
+    """Whether a submission would go into a marketing export made now, and why not."""
+
+    shareable: bool
+    marketable: bool
+    share_reasons: list[str] = field(default_factory=list)
+    marketing_reasons: list[str] = field(default_factory=list)
+
+
+def browser_submissions(visitor_id: str | None, limit: int = BROWSER_SUBMISSIONS) -> list[Submission]:
+    """This browser's submissions, linked through its visitor id, newest first."""
+    if not visitor_id:
+        return []
+    return list(
+        db.session.execute(
+            select(Submission)
+            .where(Submission.visitor_id == visitor_id, Submission.erased_at.is_(None))
+            .order_by(Submission.created_at.desc(), Submission.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def allowed_ids(query, ids: list[int]):
+    """The ids among ``ids`` that a sharing-rule query lets through."""
+    return query.with_only_columns(Submission.id).where(Submission.id.in_(ids))
+
+
+def verdicts(submissions: list[Submission]) -> dict[int, Verdict]:
+    """For each submission, the live answer of the sharing rules and the rules that apply.
+
+    Whether it is shareable or marketable comes from the very queries the
+    export and the notices use (:mod:`webshop.sharing`); the reasons name
+    which of those rules holds for it.
+    """
+    if not submissions:
+        return {}
+    ids = [s.id for s in submissions]
+    emails = sorted({s.email for s in submissions if s.email})
+    shareable = set(db.session.execute(allowed_ids(shareable_submissions(), ids)).scalars())
+    marketable = set(db.session.execute(allowed_ids(marketable_submissions(), ids)).scalars())
+    confirmed, preferences = set(), {}
+    if emails:
+        confirmed = set(
+            db.session.execute(
+                select(Subscription.email).where(
+                    Subscription.email.in_(emails), Subscription.status == Subscription.CONFIRMED
+                )
+            ).scalars()
+        )
+        preferences = {
+            p.email: p
+            for p in db.session.execute(select(EmailPreference).where(EmailPreference.email.in_(emails))).scalars()
+        }
+    found = {}
+    for s in submissions:
+        common = []
+        if s.blocking_signal:
+            common.append("it came with a blocking signal (Global Privacy Control or Do Not Track)")
+        if not s.email:
+            common.append("it carries no email address, so there is nothing to put on a list")
+        if s.kind == "newsletter" and s.email and s.email not in confirmed:
+            common.append("its newsletter address is not confirmed (or was unsubscribed)")
+        preference = preferences.get(s.email)
+        share_reasons = (['"don\'t share" was ticked on it'] if s.no_share and not s.blocking_signal else []) + common
+        marketing_reasons = (['"don\'t use for marketing" was ticked on it'] if s.no_marketing else []) + common
+        if preference and preference.sharing_off:
+            share_reasons.append('its address turned sharing off on "your data"')
+        if preference and preference.marketing_off:
+            marketing_reasons.append('its address turned marketing off on "your data"')
+        found[s.id] = Verdict(
+            shareable=s.id in shareable,
+            marketable=s.id in marketable,
+            share_reasons=share_reasons,
+            marketing_reasons=marketing_reasons,
+        )
+    return found
+
+
+@dataclass
+class BrowserRecord:
+    submission: Submission
+    label: str
+    email: str | None  # masked
+    verdict: Verdict
+    ledger: list[LedgerEntry]
+
+
+def browser_records(visitor_id: str | None) -> list[BrowserRecord]:
+    """This browser's submissions with their sharing verdicts and ledger entries."""
+    submissions = browser_submissions(visitor_id)
+    if not submissions:
+        return []
+    found = verdicts(submissions)
+    ledger = ledger_for(s.id for s in submissions)
+    recipient_ids = {e.recipient_id for entries in ledger.values() for e in entries}
+    if recipient_ids:  # one query; each entry's recipient is then found in the session
+        db.session.execute(select(Recipient).where(Recipient.id.in_(recipient_ids))).scalars().all()
+    return [
+        BrowserRecord(
+            submission=s,
+            label=FORM_KINDS[s.kind].service if s.kind in FORM_KINDS else s.kind,
+            email=mask_email(s.email) if s.email else None,
+            verdict=found[s.id],
+            ledger=ledger[s.id],
+        )
+        for s in submissions
+    ]
+
+
+# --- The forms -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormCount:
+    kind: str
+    label: str
+    url: str
+    count: int
+    no_marketing: int
+    no_share: int
+
+    @property
+    def no_marketing_percent(self) -> float:
+        return percent(self.no_marketing, self.count)
+
+    @property
+    def no_share_percent(self) -> float:
+        return percent(self.no_share, self.count)
+
+
+def form_counts() -> list[FormCount]:
+    """Per form: submissions held (not erased), and how many ticked each opt-out box."""
+    rows = db.session.execute(
+        select(
+            Submission.kind,
+            func.count(),
+            count_if(Submission.no_marketing.is_(True)),
+            count_if(Submission.no_share.is_(True)),
+        )
+        .where(Submission.erased_at.is_(None))
+        .group_by(Submission.kind)
+    ).all()
+    found = {kind: (n, m, s) for kind, n, m, s in rows}
+    return [
+        FormCount(kind, form.service, url_for(form.endpoint), *found.get(kind, (0, 0, 0)))
+        for kind, form in FORM_KINDS.items()
+    ]
+
+
+# --- Uses ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Usage:
+    visits_today: int
+    blocking_today: int
+    blocking_with_identifiers_today: int  # must stay 0
+    popular: list
+    notices: int
+    deliveries: int
+    audience: int
+
+
+def usage() -> Usage:
+    """Today's visit counts, the popular shelf as it stands, and site-update notices."""
+    since = datetime.combine(utcnow().date(), time.min)
+    identifying = or_(Visit.ip.is_not(None), Visit.domain.is_not(None), Visit.visitor_id.is_not(None))
+    total, blocking, leaking = db.session.execute(
+        select(
+            func.count(),
+            count_if(Visit.blocking_signal.is_(True)),
+            count_if(Visit.blocking_signal.is_(True) & identifying),
+        ).where(Visit.time >= since)
+    ).one()
+    audience = notice_audience().subquery()
+    notices, deliveries, reach = db.session.execute(
+        select(
+            select(func.count()).select_from(Notice).scalar_subquery(),
+            select(func.count()).select_from(NoticeDelivery).scalar_subquery(),
+            select(func.count()).select_from(audience).scalar_subquery(),
+        )
+    ).one()
+    return Usage(total, blocking, leaking, popular_now(), notices, deliveries, reach)
+
+
+# --- Sharing ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SharingSummary:
+    entries: int
+    records: int
+    shareable_now: int
+    recipients: list[tuple[str, str, int]]  # name, kind, exports
+
+
+def sharing_summary() -> SharingSummary:
+    """The ledger in numbers, the recipients, and how many records an export made now would hold."""
+    shareable = shareable_submissions().subquery()
+    entries, records, now = db.session.execute(
+        select(
+            select(func.count()).select_from(LedgerEntry).scalar_subquery(),
+            select(func.coalesce(func.sum(LedgerEntry.record_count), 0)).scalar_subquery(),
+            select(func.count()).select_from(shareable).scalar_subquery(),
+        )
+    ).one()
+    recipients = db.session.execute(
+        select(Recipient.name, Recipient.kind, func.count(LedgerEntry.id))
+        .outerjoin(LedgerEntry, LedgerEntry.recipient_id == Recipient.id)
+        .group_by(Recipient.id, Recipient.name, Recipient.kind)
+        .order_by(Recipient.name)
+    ).all()
+    return SharingSummary(entries, records, now, [tuple(r) for r in recipients])
+
+
+# --- Other sources -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OtherSources:
+    addresses: int  # addresses with records
+    multi_form_addresses: int  # addresses with records from more than one form
+    granted_email: str | None  # masked; only when this browser opened "your data"
+    granted_kinds: list[tuple[str, int]]
+
+
+def other_sources() -> OtherSources:
+    """How often one address holds records from several forms; this address's, once opened.
+
+    Records under an address are shown only to a browser that opened "your
+    data" through the mailed link, never for an address merely typed into a
+    form here, so the page cannot be used to learn what is held about
+    someone else.
+    """
+    from .my_data import current_grant
+
+    per_address = (
+        select(Submission.email, func.count(func.distinct(Submission.kind)).label("kinds"))
+        .where(Submission.email.is_not(None), Submission.erased_at.is_(None))
+        .group_by(Submission.email)
+        .subquery()
+    )
+    addresses, multi = db.session.execute(
+        select(func.count(), count_if(per_address.c.kinds > 1)).select_from(per_address)
+    ).one()
+    grant = current_grant()
+    kinds = []
+    if grant is not None:
+        rows = db.session.execute(
+            select(Submission.kind, func.count())
+            .where(Submission.email == grant.email, Submission.erased_at.is_(None))
+            .group_by(Submission.kind)
+        ).all()
+        kinds = [(FORM_KINDS[k].service if k in FORM_KINDS else k, n) for k, n in rows]
+    return OtherSources(addresses, multi, mask_email(grant.email) if grant else None, kinds)
+
+
+# --- Consent -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    acknowledged_version: str | None
+    current_version: str
+    banner_shown: bool
+
+
+def consent_state() -> ConsentState:
+    """The policy version this browser acknowledged, against the current one."""
+    version = g.get("consent_version")
+    return ConsentState(version, POLICY_VERSION, version != POLICY_VERSION)
+
+
+# --- Everything for the policy page ----------------------------------------------------------------
+
+
+@dataclass
+class Evidence:
+    request: ThisRequest
+    visit_total: int
+    visits: list[Visit]
+    records: list[BrowserRecord]
+    forms: list[FormCount]
+    cookies: list[browser.CookieReport]
+    usage: Usage
+    sharing: SharingSummary
+    other_sources: OtherSources
+    consent: ConsentState
+
+    @property
+    def submissions_total(self) -> int:
+        return sum(f.count for f in self.forms)
+
+
+def gather() -> Evidence:
+    """Every panel's evidence for the current visitor."""
+    current = this_request()
+    total, latest = recent_visits(current.visitor_id)
+    return Evidence(
+        request=current,
+        visit_total=total,
+        visits=latest,
+        records=browser_records(current.visitor_id),
+        forms=form_counts(),
+        cookies=browser.cookie_reports(),
+        usage=usage(),
+        sharing=sharing_summary(),
+        other_sources=other_sources(),
+        consent=consent_state(),
+    )

@@ -1,0 +1,48 @@
+"""The policy pages: ``/privacy`` with live evidence, the clause map as JSON, the tour."""
+
+from flask import Blueprint, jsonify, make_response, render_template
+
+from ..cart import private_page
+from ..cookies import REGISTRY
+from . import evidence, practice, tour
+from .policy import CLAUSES, POLICY_VERSION
+
+bp = Blueprint("privacy", __name__)
+
+
+@bp.get("/privacy")
+def policy():
+    """The policy, each clause beside its live evidence for this visitor."""
+    return private_page(
+        make_response(
+            render_template(
+                "privacy/policy.html",
+                clauses=CLAUSES,
+                version=POLICY_VERSION,
+                cookie_registry=REGISTRY.values(),
+                practices=practice.PRACTICES,
+                evidence=evidence.gather(),
+            )
+        )
+    )
+
+
+@bp.get("/privacy/practice.json")
+def practice_map():
+    """Clause → features, routes, modules, code and tests, as JSON."""
+    return jsonify(practice.as_json())
+
+
+@bp.get("/privacy/tour", endpoint="tour")
+def tour_page():
+    """Steps a reviewer can follow to watch each practice happen, with this browser's state."""
+    return private_page(
+        make_response(
+            render_template(
+                "privacy/tour.html",
+                steps=tour.STEPS,
+                state=tour.live_state(),
+                practices=practice.PRACTICES,
+            )
+        )
+    )

@@ -1,0 +1,351 @@
+"""The clause map: for each policy clause, what implements it and which tests prove it.
+
+This is the one source of truth for ``/privacy/practice.json`` and for the
+"code" and "tests" links under each evidence panel of ``/privacy``.
+``tests/test_practice.py`` holds it to reality: every clause has an entry
+with at least one test, every named test, route, module and function
+exists. Renaming a test or a function without updating this map fails
+that test, so the map cannot drift from the code.
+"""
+
+from dataclasses import dataclass
+
+from .policy import POLICY_VERSION
+
+FORM_ROUTES = ("/newsletter", "/survey", "/register", "/checkout", "/board", "/chat", "/contact")
+
+
+@dataclass(frozen=True)
+class CodeRef:
+    """A function or class in a module, named as ``path: name`` (``Class.method`` allowed)."""
+
+    path: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.name}"
+
+
+@dataclass(frozen=True)
+class Practice:
+    clause: str
+    features: tuple[str, ...]
+    routes: tuple[str, ...]
+    code: tuple[CodeRef, ...]
+    tests: tuple[str, ...]  # pytest node ids, without parameters
+
+    @property
+    def modules(self) -> list[str]:
+        """The files holding the code, in first-mention order."""
+        return list(dict.fromkeys(ref.path for ref in self.code))
+
+
+def refs(path: str, *names: str) -> tuple[CodeRef, ...]:
+    return tuple(CodeRef(path, name) for name in names)
+
+
+EVIDENCE = "tests/test_policy_evidence.py"
+TOUR = "tests/browser/test_tour.py::test_a_reviewer_walks_the_whole_tour"
+
+PRACTICES: dict[str, Practice] = {
+    p.clause: p
+    for p in [
+        Practice(
+            "collect-ip",
+            features=(
+                "One visit row per page request: time, IP address, domain, method, path, status, "
+                "user agent, referrer, visitor id",
+                "Reverse DNS off the request path, kept as confirmed only when the forward lookup matches",
+                "Visit log export in Apache combined format (flask visits export)",
+            ),
+            routes=("/privacy", "/my-data"),
+            code=(
+                *refs("webshop/visits/client.py", "identify_client", "current_client"),
+                *refs("webshop/visits/record.py", "finish_visit"),
+                *refs("webshop/visits/rdns.py", "DomainResolver.resolve"),
+                *refs("webshop/visits/writer.py", "VisitWriter"),
+                *refs("webshop/privacy/evidence.py", "this_request", "recent_visits"),
+            ),
+            tests=(
+                "tests/test_visits.py::test_each_page_request_records_one_row_with_what_was_asked",
+                "tests/test_visits_rdns.py::test_forward_confirmed_name_is_filled_into_the_visit",
+                "tests/test_visits_rdns.py::test_name_whose_forward_lookup_does_not_match_is_kept_unconfirmed",
+                "tests/test_proxy.py::test_recorded_ip_is_the_real_source_address_not_a_forged_header",
+                f"{EVIDENCE}::test_collect_ip_panel_shows_the_address_of_this_request_and_its_stored_visits",
+                f"{EVIDENCE}::TestWithReverseDNS::test_collect_ip_panel_shows_the_domain_and_whether_it_is_confirmed",
+                TOUR,
+            ),
+        ),
+        Practice(
+            "combine",
+            features=(
+                "Every submission stores the IP address, domain and visitor id of the request that carried it",
+                "Staff see a visitor profile joining visits and submissions through the visitor id",
+            ),
+            routes=("/privacy", "/admin/visitors/<visitor_id>", "/my-data/email/visits/<visitor_id>"),
+            code=(
+                *refs("webshop/submissions.py", "record_submission"),
+                *refs("webshop/staff/visitlog.py", "visitor_profile"),
+                *refs("webshop/privacy/holdings.py", "trails_for"),
+                *refs("webshop/privacy/evidence.py", "browser_submissions"),
+            ),
+            tests=(
+                "tests/test_forms_common.py::test_ip_and_visitor_id_of_the_request_are_stored_and_on_the_receipt",
+                "tests/test_staff_dashboard.py::test_visitor_profile_combines_visits_addresses_and_submissions",
+                f"{EVIDENCE}::test_combine_and_opt_out_panels_show_this_browsers_submission_and_its_choice",
+                TOUR,
+            ),
+        ),
+        Practice(
+            "where-submitted",
+            features=(
+                "Seven forms on one mechanism: newsletter, survey, product registration, order, "
+                "bulletin board, chat, contact",
+            ),
+            routes=FORM_ROUTES,
+            code=(
+                *refs("webshop/submissions.py", "PersonalDataForm", "record_submission", "complete"),
+                *refs("webshop/newsletter.py", "signup"),
+                *refs("webshop/survey.py", "survey"),
+                *refs("webshop/registration.py", "register"),
+                *refs("webshop/checkout.py", "checkout"),
+                *refs("webshop/board.py", "board"),
+                *refs("webshop/chat.py", "chat"),
+                *refs("webshop/contact.py", "contact"),
+                *refs("webshop/privacy/evidence.py", "form_counts"),
+            ),
+            tests=(
+                "tests/test_forms_common.py::test_happy_path_stores_the_submission_and_links_its_receipt",
+                "tests/test_receipts.py::test_every_form_has_a_receipt_page",
+                f"{EVIDENCE}::test_form_counts_match_the_rows_in_the_table",
+            ),
+        ),
+        Practice(
+            "cookies",
+            features=(
+                "The cart is a signed cookie holding product ids and quantities only",
+                "One registry of every cookie, read by the policy, your data and the code that sets cookies",
+                "Every cookie this browser holds, decoded",
+            ),
+            routes=("/privacy", "/my-data", "/cart/add"),
+            code=(
+                *refs("webshop/cookies.py", "REGISTRY", "set_cookie"),
+                *refs("webshop/cart.py", "encode", "decode", "save_cart"),
+                *refs("webshop/privacy/browser.py", "cookie_reports"),
+            ),
+            tests=(
+                "tests/test_cart.py::test_adding_puts_ids_and_quantities_in_a_signed_cookie",
+                "tests/test_cart.py::test_payload_holds_no_prices_or_personal_data",
+                "tests/test_shop.py::test_cookie_table_lists_every_registered_cookie",
+                "tests/test_my_data.py::test_this_browser_shows_stored_ip_and_every_registered_cookie_decoded",
+                f"{EVIDENCE}::test_cookies_panel_decodes_the_cart_after_adding_an_item",
+                TOUR,
+            ),
+        ),
+        Practice(
+            "uses",
+            features=(
+                "Staff dashboard: visits over time, top domains and pages, funnel, opt-out rates",
+                'The "popular now" shelf ranked from product-page visits',
+                "Site-update notices mailed to confirmed subscribers who did not opt out of marketing",
+            ),
+            routes=("/", "/admin/", "/admin/notices"),
+            code=(
+                *refs("webshop/staff/dashboard.py", "visit_figures", "opt_out_rates"),
+                *refs("webshop/popular.py", "rank_products", "popular_now"),
+                *refs("webshop/sharing.py", "notice_audience"),
+                *refs("webshop/staff/notices.py", "send_batch"),
+                *refs("webshop/privacy/evidence.py", "usage"),
+            ),
+            tests=(
+                "tests/test_staff_dashboard.py::test_dashboard_numbers_match_the_hand_count",
+                "tests/test_staff_dashboard.py::test_popular_shelf_ranks_recent_product_visits_without_blocking_ones",
+                "tests/test_staff_notices.py::TestThroughSMTP::test_notice_reaches_exactly_the_allowed_subscribers_once",
+                f"{EVIDENCE}::TestWithoutVisitRecording::test_uses_panel_numbers_match_the_rows_in_the_tables",
+            ),
+        ),
+        Practice(
+            "sharing",
+            features=(
+                "Default-deny marketing export per recipient",
+                "A sharing ledger entry for every export, naming exactly which submissions went where",
+            ),
+            routes=("/admin/export", "/admin/ledger", "/admin/recipients"),
+            code=(
+                *refs("webshop/sharing.py", "shareable_submissions", "record_export", "ledger_for"),
+                *refs("webshop/staff/export.py", "run_export"),
+                *refs("webshop/privacy/evidence.py", "sharing_summary", "verdicts"),
+            ),
+            tests=(
+                "tests/test_staff_export.py::test_no_export_ever_holds_a_record_an_exclusion_rule_covers",
+                "tests/test_staff_export.py::test_web_export_writes_one_exact_ledger_entry_and_an_audit_line",
+                f"{EVIDENCE}::test_sharing_panel_counts_the_ledger_and_names_the_recipients",
+                f"{EVIDENCE}::test_tour_shows_why_this_browsers_signup_would_be_left_out_of_exports",
+            ),
+        ),
+        Practice(
+            "opt-out",
+            features=(
+                'Two unticked boxes on every personal-information form: "don\'t use this for marketing" '
+                'and "don\'t share this with other organisations"',
+                "The choice is stored on that submission alone",
+            ),
+            routes=FORM_ROUTES,
+            code=(
+                *refs("webshop/submissions.py", "PersonalDataForm", "record_submission"),
+                *refs("webshop/sharing.py", "shareable_submissions", "marketable_submissions"),
+                *refs("webshop/privacy/evidence.py", "form_counts", "verdicts"),
+            ),
+            tests=(
+                "tests/test_forms_common.py::test_form_shows_two_unticked_opt_out_boxes_labelled_marketing_and_share",
+                "tests/test_forms_common.py::test_opt_outs_belong_to_each_submission_alone",
+                "tests/test_checkout.py::test_opt_out_boxes_are_unticked_by_default_and_stored_with_the_order",
+                f"{EVIDENCE}::test_combine_and_opt_out_panels_show_this_browsers_submission_and_its_choice",
+                f"{EVIDENCE}::test_form_counts_match_the_rows_in_the_table",
+                TOUR,
+            ),
+        ),
+        Practice(
+            "other-sources",
+            features=('"Your data" shows every record under an address, from every form, each with its own choices',),
+            routes=("/my-data", "/my-data/email"),
+            code=(
+                *refs("webshop/privacy/holdings.py", "gather"),
+                *refs("webshop/privacy/my_data.py", "everything"),
+                *refs("webshop/privacy/evidence.py", "other_sources"),
+            ),
+            tests=(
+                "tests/test_my_data.py::test_the_link_shows_every_submission_of_every_kind_with_its_details",
+                "tests/test_my_data.py::test_each_submission_shows_its_own_choices",
+                "tests/test_my_data.py::test_turning_sharing_back_on_never_overrides_a_box_ticked_on_a_form",
+                f"{EVIDENCE}::test_other_sources_panel_counts_addresses_with_records_from_several_forms",
+            ),
+        ),
+        Practice(
+            "access",
+            features=(
+                "This browser at once: stored IP, domain, visits and decoded cookies",
+                "Everything under an address after a single-use mailed link: see, correct, "
+                "set preferences, download, erase",
+            ),
+            routes=(
+                "/my-data",
+                "/my-data/link",
+                "/my-data/email",
+                "/my-data/email/details",
+                "/my-data/email/preferences",
+                "/my-data/email/download",
+                "/my-data/email/erase",
+            ),
+            code=(
+                *refs(
+                    "webshop/privacy/my_data.py",
+                    "overview",
+                    "send_access_link",
+                    "open_link_post",
+                    "correct_details",
+                    "preferences",
+                    "download",
+                    "erase",
+                ),
+                *refs("webshop/privacy/holdings.py", "gather", "export", "erase"),
+            ),
+            tests=(
+                "tests/test_my_data.py::test_known_and_unknown_addresses_get_the_identical_answer",
+                "tests/test_my_data.py::test_name_and_postal_address_are_corrected_and_the_change_audited",
+                "tests/test_my_data.py::test_download_is_one_json_document_with_everything_and_the_receipts",
+                "tests/test_my_data.py::test_erasure_removes_everything_under_the_address_and_keeps_orders_anonymised",
+                "tests/browser/test_my_data_flow.py::test_from_forms_to_the_mailed_link_to_download_and_erasure",
+                f"{EVIDENCE}::test_access_clause_links_to_your_data_and_the_page_to_the_tour",
+                TOUR,
+            ),
+        ),
+        Practice(
+            "consent",
+            features=(
+                "A consent banner linking to the policy, remembered per policy version",
+                "A consent line beside every submit button",
+                "A consent receipt (Kantara v1.1 fields) for every submission, as a page, JSON and mail",
+            ),
+            routes=("/consent", "/receipt/<uuid:receipt_id>", "/receipt/<uuid:receipt_id>.json"),
+            code=(
+                *refs("webshop/consent.py", "read_signals", "acknowledge"),
+                *refs("webshop/privacy/receipts.py", "receipt_data", "receipt_message"),
+                *refs("webshop/privacy/evidence.py", "consent_state"),
+            ),
+            tests=(
+                "tests/test_security.py::test_consent_banner_shows_until_acknowledged_and_returns_to_the_page",
+                "tests/test_security.py::test_new_policy_version_shows_the_banner_again",
+                "tests/test_forms_common.py::test_consent_line_beside_the_submit_button_links_to_a_policy_clause",
+                "tests/test_receipts.py::test_receipt_json_has_the_kantara_fields",
+                f"{EVIDENCE}::test_consent_panel_compares_the_acknowledged_version_with_the_current_one",
+                TOUR,
+            ),
+        ),
+        Practice(
+            "blocking",
+            features=(
+                "Sec-GPC: 1 and DNT: 1 honoured: the visit is counted without IP, domain or visitor id, "
+                'no visitor cookie is set, submissions are kept as "don\'t share"',
+                "/.well-known/gpc.json served",
+                "The shop works with cookies refused and says what needs them",
+            ),
+            routes=("/.well-known/gpc.json", "/privacy"),
+            code=(
+                *refs("webshop/consent.py", "header_says_one", "read_signals"),
+                *refs("webshop/visits/client.py", "identify_client", "issue_visitor_cookie"),
+                *refs("webshop/visits/record.py", "client_of_request"),
+                *refs("webshop/submissions.py", "record_submission"),
+                *refs("webshop/visits/routes.py", "gpc_statement"),
+            ),
+            tests=(
+                "tests/test_visits.py::test_blocking_signal_leaves_no_ip_domain_or_visitor_id",
+                "tests/test_visits.py::test_well_known_gpc_json",
+                "tests/test_forms_common.py::test_blocking_signal_forces_dont_share_and_keeps_no_ip",
+                "tests/test_visits_rdns.py::test_blocking_signal_starts_no_lookup",
+                "tests/browser/test_shopping.py::test_shop_says_plainly_what_needs_cookies_when_they_are_refused",
+                f"{EVIDENCE}::test_with_gpc_the_blocking_panel_says_so_and_no_ip_is_stored",
+                TOUR,
+            ),
+        ),
+        Practice(
+            "contact",
+            features=("Contact email and postal address on the policy page and in the footer", "A contact form"),
+            routes=("/contact", "/privacy"),
+            code=(
+                *refs("webshop/contact.py", "ContactForm", "contact"),
+                *refs("webshop/config.py", "DEFAULTS"),
+            ),
+            tests=(
+                "tests/test_config.py::test_store_details_appear_in_the_footer",
+                f"{EVIDENCE}::test_contact_panel_shows_the_configured_details_and_the_form",
+            ),
+        ),
+    ]
+}
+
+SIGNALS = {
+    "gpc": "/.well-known/gpc.json",
+    "practiceMap": "/privacy/practice.json",
+    "tour": "/privacy/tour",
+}
+
+
+def as_json() -> dict:
+    """The map as served at ``/privacy/practice.json``."""
+    return {
+        "policyVersion": POLICY_VERSION,
+        "policyUrl": "/privacy",
+        "signals": SIGNALS,
+        "clauses": {
+            clause: {
+                "anchor": f"/privacy#{clause}",
+                "features": list(p.features),
+                "routes": list(p.routes),
+                "modules": p.modules,
+                "code": [str(ref) for ref in p.code],
+                "tests": list(p.tests),
+            }
+            for clause, p in PRACTICES.items()
+        },
+    }
