@@ -88,6 +88,10 @@ class PostgresServer:
     def stop(self):
         self.pg_ctl("stop", "-m", "fast", "-w")
 
+    def resume(self):
+        """Start the cluster again after :meth:`stop`: same data directory, same port."""
+        self.pg_ctl("start", "-w", "-l", str(self.base / "server.log"), "-o", self.options())
+
     def url(self, database="postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 

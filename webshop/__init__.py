@@ -33,6 +33,7 @@ def create_app(test_config=None, instance_path=None):
         contact,
         db,
         newsletter,
+        outage,
         privacy,
         registration,
         security,
@@ -46,6 +47,7 @@ def create_app(test_config=None, instance_path=None):
 
     db.init_app(app)  # database
     security.init_app(app)  # CSRF, headers, error pages
+    outage.init_app(app)  # 503 while the database is out of reach
     consent.init_app(app)  # g.blocking_signal, g.consent_acknowledged
     visits.init_app(app)  # client IP, visitor id, the visit row
     cart.init_app(app)  # g.cart in, cookie out

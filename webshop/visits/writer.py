@@ -51,11 +51,21 @@ FILL_WINDOW_SECONDS = 3600
 
 
 def open_locked(directory: Path) -> tuple[int, Path]:
-    """Create a spool file, locked before it becomes visible under its final name."""
-    stem = f"{os.getpid()}-{secrets.token_hex(4)}"
-    temporary = directory / f"{stem}.tmp"
-    fd = os.open(temporary, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    """Create a spool file, locked before it becomes visible under its final name.
+
+    Another process's :func:`recover_orphans` may lock and delete the new
+    ``.tmp`` file in the instant between its creation and its lock (it looks
+    abandoned then). So the lock waits for such a sweep to finish, and if the
+    file was deleted meanwhile, a new one is made.
+    """
+    while True:
+        stem = f"{os.getpid()}-{secrets.token_hex(4)}"
+        temporary = directory / f"{stem}.tmp"
+        fd = os.open(temporary, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink:
+            break
+        os.close(fd)
     final = directory / f"{stem}{SPOOL_SUFFIX}"
     os.rename(temporary, final)
     return fd, final
