@@ -32,6 +32,7 @@ def create_app(test_config=None, instance_path=None):
         consent,
         contact,
         db,
+        limits,
         newsletter,
         outage,
         privacy,
@@ -65,5 +66,6 @@ def create_app(test_config=None, instance_path=None):
     my_data.init_app(app)  # "your data": see, correct, download, erase
     staff.init_app(app)  # /admin: sign-in, dashboard, review, export, notices
     backup.init_app(app)  # flask backup
+    limits.init_app(app)  # abuse limits, on the views registered above
 
     return app

@@ -103,6 +103,11 @@ def finish(app) -> None:
             f"{type(fallbacks).__name__}"
         )
 
+    if not config.get("WTF_CSRF_SECRET_KEY"):
+        # Flask-WTF signs form tokens with this alone; as a list (newest last)
+        # it also accepts forms opened before a key rotation, like the session.
+        config["WTF_CSRF_SECRET_KEY"] = [*config["SECRET_KEY_FALLBACKS"], config["SECRET_KEY"]]
+
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         db_path = Path(app.instance_path) / "webshop.sqlite3"
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_path}"

@@ -66,6 +66,14 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def current_path() -> str:
+    """This page's path with its query, to come back to; a query that is not UTF-8 is left off."""
+    try:
+        return request.full_path.rstrip("?")
+    except UnicodeDecodeError:
+        return request.path
+
+
 @bp.post("/consent")
 def acknowledge():
     """Store the acknowledgement of the current policy version.
@@ -91,5 +99,6 @@ def init_app(app):
     def consent_in_templates():
         return {
             "show_banner": not g.get("consent_acknowledged", True),
+            "current_path": current_path,
             "policy_version": POLICY_VERSION,
         }

@@ -2,10 +2,11 @@
 
 import logging
 
-from flask import render_template, request
+from flask import abort, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from .cookies import is_secure_request
 
@@ -57,13 +58,25 @@ ERROR_TEXT = {
     404: ("Not found", "There is no page at this address."),
     405: ("Not allowed", "This page cannot be used that way."),
     413: ("Too large", "What you sent is larger than this shop accepts. Nothing was stored."),
-    429: ("Too many requests", "Please wait a moment and try again."),
+    429: (
+        "Too many requests",
+        "This address sent more requests of this kind than the shop accepts in a short time, "
+        "so this one was turned away and nothing you sent was stored.",
+    ),
     500: ("Something went wrong", "The shop hit an error. It has been logged; please try again."),
     503: ("Temporarily unavailable", "The shop cannot reach its database right now. Please try again shortly."),
 }
 
 
-def render_error(error):
+def wait_text(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minutes"
+
+
+def render_error(error, retry_after: int | None = None):
+    """The error page; ``retry_after`` (seconds) says when to try again and sets ``Retry-After``."""
     if not isinstance(error, HTTPException):
         log.exception("unhandled error on %s %s", request.method, request.path)
         code = 500
@@ -84,11 +97,50 @@ def render_error(error):
             "This form's security token was missing or out of date, so nothing was "
             "stored. Go back, reload the page and send it again."
         )
+    headers = {}
+    if retry_after is not None:
+        text += f" Please wait {wait_text(retry_after)}, then try again."
+        headers["Retry-After"] = str(retry_after)
     try:
-        return render_template("error.html", code=code, title=title, text=text), code
+        return render_template("error.html", code=code, title=title, text=text), code, headers
     except Exception:  # e.g. no URL adapter for an untrusted Host: answer in plain text
         log.debug("error page could not be rendered", exc_info=True)
-        return f"{title}\n\n{text}\n", code, {"Content-Type": "text/plain; charset=utf-8"}
+        headers["Content-Type"] = "text/plain; charset=utf-8"
+        return f"{title}\n\n{text}\n", code, headers
+
+
+def refuse_malformed_request():
+    """400 for a query string that is not UTF-8 or a NUL in the path or query;
+    413 for a body over the limit; before any view.
+
+    Werkzeug decodes ``request.args`` strictly, so such a query would fail in
+    whichever view read it. A body is refused by its declared length even
+    where the view never reads it.
+    """
+    try:
+        request.query_string.decode()
+    except UnicodeDecodeError:
+        abort(400)
+    limit = request.max_content_length
+    if limit is not None and request.content_length is not None and request.content_length > limit:
+        abort(413)
+    if "\x00" in request.path or has_nul(request.args):
+        abort(400)
+
+
+def has_nul(values) -> bool:
+    """Whether a NUL is anywhere in ``values`` (a MultiDict): no address or search here
+    holds one, and PostgreSQL could not even be asked about it. (Forms refuse it field
+    by field, with a message beside the field.)"""
+    return any("\x00" in key or any("\x00" in value for value in found) for key, found in values.lists())
+
+
+class DatabaseInteger(IntegerConverter):
+    """``<int:...>`` in routes: ids beyond the database's INTEGER range are simply not found."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def check_host():
@@ -97,6 +149,8 @@ def check_host():
 
 
 def init_app(app):
+    app.url_map.converters["int"] = DatabaseInteger  # before any blueprint adds its routes
+    app.before_request(refuse_malformed_request)
     csrf.init_app(app)
     if app.config.get("TRUSTED_HOSTS"):
         app.before_request(check_host)

@@ -78,6 +78,8 @@ def _product_from(form) -> Product:
         product_id = int(form.product_id.data)
     except (TypeError, ValueError):
         abort(400)
+    if not 1 <= product_id <= 2**31 - 1:  # beyond the database's INTEGER: no such product
+        abort(404)
     found = db.session.get(Product, product_id)
     if found is None or not found.active:
         abort(404)

@@ -26,7 +26,7 @@ from email.message import EmailMessage
 from flask import Blueprint, abort, g, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from . import mail
 from .db import db
@@ -125,12 +125,13 @@ def text_field(
         length = Length(min=min_length, max=max_length, message=message)
     else:
         length = Length(max=max_length, message=length_message or f"Use at most {max_length} characters.")
-    presence = InputRequired(required) if required else Optional()
+    # DataRequired too: the input is stripped, so spaces alone leave nothing.
+    presence = [InputRequired(required), DataRequired(required)] if required else [Optional()]
     field_class = TextAreaField if multiline else StringField
     filters = [strip, normalize_newlines] if multiline else [strip]
     return field_class(
         label,
-        validators=[presence, length, PlainText(multiline)],
+        validators=[*presence, length, PlainText(multiline)],
         filters=filters,
         description=description,
         render_kw={"maxlength": max_length},
@@ -164,10 +165,11 @@ class EmailAddress:
 
 
 def email_field(label: str = "Email", *, required: bool = True, description: str = ""):
-    presence = InputRequired("Enter your email address.") if required else Optional()
+    message = "Enter your email address."
+    presence = [InputRequired(message), DataRequired(message)] if required else [Optional()]
     return StringField(
         label,
-        validators=[presence, Length(max=254, message="That address is too long."), EmailAddress()],
+        validators=[*presence, Length(max=254, message="That address is too long."), EmailAddress()],
         filters=[strip],
         description=description,
         render_kw={"maxlength": 254, "autocomplete": "email", "type": "email"},

@@ -53,6 +53,7 @@ def live_server(sqlite_template, instance_path, live_config):
             "SECRET_KEY": TEST_KEY,
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}",
             "RDNS_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
             **live_config,
         },
         instance_path=str(instance_path),

@@ -24,8 +24,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
+from ..consent import current_path
 from ..db import db
 from ..models import utcnow
+from ..submissions import PlainText
 from ..visits.client import valid_ip
 from . import bp
 from .models import SignInThrottle, StaffSession, StaffUser
@@ -68,7 +70,7 @@ def require_staff():
     if g.staff is not None or request.endpoint in OPEN_ENDPOINTS:
         return None
     if request.method in ("GET", "HEAD"):
-        return redirect(url_for("staff.login", next=request.full_path.rstrip("?")), code=303)
+        return redirect(url_for("staff.login", next=current_path()), code=303)
     abort(401)
 
 
@@ -146,7 +148,7 @@ def wait_text(seconds: int) -> str:
 
 
 class SignInForm(FlaskForm):
-    name = StringField("Staff name", validators=[InputRequired("Enter your staff name."), Length(max=80)])
+    name = StringField("Staff name", validators=[InputRequired("Enter your staff name."), Length(max=80), PlainText()])
     password = PasswordField("Password", validators=[InputRequired("Enter your password."), Length(max=200)])
 
 

@@ -22,6 +22,7 @@ from wtforms.validators import InputRequired, Length
 from ..db import db
 from ..models import Submission, audit
 from ..sharing import LedgerEntry, Recipient, record_export, shareable_submissions
+from ..submissions import PlainText
 from . import bp
 from .auth import cli_actor, staff_actor
 
@@ -90,7 +91,7 @@ def find_recipient(name: str) -> Recipient | None:
 
 
 class RecipientForm(FlaskForm):
-    name = StringField("Name", validators=[InputRequired("Give the recipient a name."), Length(max=120)])
+    name = StringField("Name", validators=[InputRequired("Give the recipient a name."), Length(max=120), PlainText()])
     kind = RadioField(
         "Kind",
         choices=[
@@ -100,13 +101,15 @@ class RecipientForm(FlaskForm):
         default=Recipient.THIRD_PARTY,
         validators=[InputRequired("Choose a kind.")],
     )
-    description = TextAreaField("What they do with the list", validators=[Length(max=1000)])
+    description = TextAreaField("What they do with the list", validators=[Length(max=1000), PlainText(multiline=True)])
 
 
 class ExportForm(FlaskForm):
     recipient = SelectField("Recipient", coerce=int, validators=[InputRequired("Choose a recipient.")])
     purpose = StringField(
-        "Purpose", default=DEFAULT_PURPOSE, validators=[InputRequired("Say what the list is for."), Length(max=200)]
+        "Purpose",
+        default=DEFAULT_PURPOSE,
+        validators=[InputRequired("Say what the list is for."), Length(max=200), PlainText()],
     )
     format = RadioField("Format", choices=[SelectChoice("csv", "CSV"), SelectChoice("json", "JSON")], default="csv")
 

@@ -45,6 +45,11 @@ def client_of_request() -> tuple[bool, str | None, str | None]:
     return False, ip, g.get("visitor_id")
 
 
+def storable(text: str) -> str:
+    """``text`` without NUL characters, which PostgreSQL cannot store in a text column."""
+    return text.replace("\x00", "\ufffd")
+
+
 def domain_of(ip: str | None) -> tuple[str | None, bool]:
     """The cached domain of ``ip``; a miss starts a background lookup."""
     resolver = current_app.extensions.get("webshop.resolver")
@@ -66,8 +71,8 @@ def finish_visit(error):
     status = 500 if error is not None else g.get("visit_status", 500)
     blocking, ip, visitor_id = client_of_request()
     domain, confirmed = domain_of(ip)
-    path = redact_path(request.path)[:PATH_MAX]
-    query = redact_query(request.query_string.decode("latin-1"))[:QUERY_MAX]
+    path = storable(redact_path(request.path))[:PATH_MAX]
+    query = storable(redact_query(request.query_string.decode("latin-1")))[:QUERY_MAX]
     writer = current_app.extensions.get("webshop.visit_writer")
     if writer is not None:
         user_agent = request.headers.get("User-Agent")
@@ -78,15 +83,15 @@ def finish_visit(error):
                 "ip": ip,
                 "domain": domain,
                 "domain_confirmed": confirmed,
-                "method": request.method[:16],
+                "method": storable(request.method[:16]),
                 "path": path,
                 "query": query,
                 "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1")[:16],
                 "status": status,
                 "response_bytes": g.get("visit_bytes"),
                 "response_ms": round(elapsed_ms, 3),
-                "user_agent": user_agent[:USER_AGENT_MAX] if user_agent else None,
-                "referrer": redact_url(referrer)[:REFERRER_MAX] if referrer else None,
+                "user_agent": storable(user_agent)[:USER_AGENT_MAX] if user_agent else None,
+                "referrer": storable(redact_url(referrer))[:REFERRER_MAX] if referrer else None,
                 "visitor_id": visitor_id,
                 "blocking_signal": blocking,
             }

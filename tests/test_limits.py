@@ -1,0 +1,151 @@
+"""Abuse limits per client: forms, chat, staff sign-in and your-data links (Flask-Limiter)."""
+
+import re
+
+import pytest
+
+from tests.forms import FORMS, form_data, send, submissions
+from tests.helpers import csrf_token_from, submit
+from webshop import create_app
+from webshop.db import db
+from webshop.limits import LIMITED_ENDPOINTS, client_key
+from webshop.visits import Visit, flush
+
+LIMITS_ON = {
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_FORMS": "2 per minute",
+    "RATELIMIT_CHAT": "2 per minute",
+    "RATELIMIT_CHAT_POLL": "2 per minute",
+    "RATELIMIT_SIGN_IN": "2 per minute",
+    "RATELIMIT_MY_DATA_LINK": "2 per minute",
+}
+
+
+@pytest.fixture
+def app_config():
+    return dict(LIMITS_ON)
+
+
+CASES = {case.kind: case for case in FORMS}
+
+
+def assert_429_page(response):
+    assert response.status_code == 429
+    seconds = int(response.headers["Retry-After"])
+    assert 1 <= seconds <= 61
+    text = response.get_data(as_text=True)
+    assert "Too many requests" in text
+    assert "nothing you sent was stored" in text
+    assert re.search(r"Please wait \d+ seconds?, then try again", text)
+    assert "Set-Cookie" not in response.headers or "cart=" not in response.headers["Set-Cookie"]
+
+
+@pytest.mark.parametrize("kind", [case.kind for case in FORMS])
+def test_every_personal_information_form_is_limited_and_the_refused_post_stores_nothing(app, client, kind):
+    case = CASES[kind]
+    for _ in range(2):
+        assert send(client, app, case).status_code == 303
+    stored = len(submissions(app, case.kind))
+    refused = send(client, app, case)
+    assert_429_page(refused)
+    assert len(submissions(app, case.kind)) == stored
+    assert client.get(case.url).status_code == 200  # reading the page is not limited
+
+
+def test_the_forms_share_one_count_per_client(app, client):
+    assert send(client, app, CASES["newsletter"]).status_code == 303
+    assert send(client, app, CASES["survey"]).status_code == 303
+    assert_429_page(send(client, app, CASES["contact"]))
+
+
+def test_another_address_has_its_own_count(app, client):
+    case = CASES["newsletter"]
+    first = {"REMOTE_ADDR": "192.0.2.1"}
+    for _ in range(2):
+        assert submit(client, case.url, form_data(app, case), environ_base=first).status_code == 303
+    assert submit(client, case.url, form_data(app, case), environ_base=first).status_code == 429
+    other = {"REMOTE_ADDR": "192.0.2.2"}
+    assert submit(client, case.url, form_data(app, case), environ_base=other).status_code == 303
+
+
+def test_chat_polling_has_a_generous_limit_of_its_own(app, client):
+    for _ in range(2):
+        assert client.get("/chat/messages").status_code == 200
+    assert_429_page(client.get("/chat/messages"))
+    assert client.get("/chat").status_code == 200
+
+
+def test_staff_sign_in_posts_are_limited(app, client):
+    for _ in range(2):
+        assert submit(client, "/admin/login", {"name": "nobody", "password": "wrong"}).status_code != 429
+    assert_429_page(submit(client, "/admin/login", {"name": "nobody", "password": "wrong"}))
+    assert client.get("/admin/login").status_code == 200
+
+
+def test_your_data_link_requests_are_limited(app, client):
+    for _ in range(2):
+        assert submit(client, "/my-data", {"email": "jane@example.org"}, action="/my-data/link").status_code == 303
+    assert_429_page(submit(client, "/my-data", {"email": "jane@example.org"}, action="/my-data/link"))
+
+
+def test_a_blocking_signal_is_limited_by_address_but_the_address_is_never_stored(app, client):
+    case = CASES["newsletter"]
+    gpc = {"Sec-GPC": "1"}
+    address = {"REMOTE_ADDR": "198.51.100.77"}
+    for _ in range(2):
+        page = client.get(case.url, headers=gpc, environ_base=address)
+        data = {"csrf_token": csrf_token_from(page.get_data(as_text=True)), **form_data(app, case)}
+        assert client.post(case.url, data=data, headers=gpc, environ_base=address).status_code == 303
+    refused = client.post(case.url, data=data, headers=gpc, environ_base=address)
+    assert_429_page(refused)
+    flush(app)
+    with app.app_context():
+        ips = db.session.execute(db.select(Visit.ip)).scalars().all()
+    assert len(ips) == 5 and set(ips) == {None}
+    assert {s.ip for s in submissions(app)} == {None}
+    with app.test_request_context(environ_base=address):
+        assert "198.51.100.77" not in client_key() and "198" not in client_key()
+
+
+@pytest.mark.parametrize("app_config", [{**LIMITS_ON, "TRUSTED_PROXIES": 1}])
+def test_behind_a_trusted_proxy_the_forwarded_client_address_is_counted(app, client):
+    case = CASES["newsletter"]
+
+    def post(forwarded):
+        headers = {"X-Forwarded-For": forwarded}
+        proxy = {"REMOTE_ADDR": "10.0.0.2"}
+        page = client.get(case.url, headers=headers, environ_base=proxy)
+        data = {"csrf_token": csrf_token_from(page.get_data(as_text=True)), **form_data(app, case)}
+        return client.post(case.url, data=data, headers=headers, environ_base=proxy)
+
+    assert [post("203.0.113.5").status_code for _ in range(3)] == [303, 303, 429]
+    assert post("203.0.113.6").status_code == 303  # another client behind the same proxy
+
+
+def test_one_click_unsubscribe_and_plain_pages_are_never_limited(app, client):
+    for _ in range(5):
+        assert client.get("/").status_code == 200
+        assert client.post("/newsletter/unsubscribe/not-a-token").status_code == 400
+
+
+def test_every_limited_endpoint_exists(app):
+    assert set(LIMITED_ENDPOINTS) <= set(app.view_functions)
+
+
+def test_limits_are_on_by_default_in_memory_and_configurable_from_the_environment(database, instance_path, monkeypatch):
+    monkeypatch.setenv("FLASK_RATELIMIT_FORMS", "1 per minute")
+    app = create_app(
+        {"SECRET_KEY": "k", "SQLALCHEMY_DATABASE_URI": database, "RDNS_ENABLED": False, "VISITS_ENABLED": False},
+        instance_path=str(instance_path),
+    )
+    try:
+        assert app.config["RATELIMIT_ENABLED"] is True
+        assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+        assert app.config["RATELIMIT_FORMS"] == "1 per minute"
+        client = app.test_client()
+        case = CASES["contact"]
+        assert send(client, app, case).status_code == 303
+        assert send(client, app, case).status_code == 429
+    finally:
+        with app.app_context():
+            db.engine.dispose()
