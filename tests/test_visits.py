@@ -366,3 +366,21 @@ def test_access_lines_carry_the_request_and_no_secrets(app, client, caplog):
         for secret in secrets:
             assert secret not in text
         assert not re.search(r"[A-Za-z0-9._%+-]{2,}@[A-Za-z0-9.-]+\.[a-z]{2,}", text), text
+
+
+@pytest.mark.only_database("postgresql")
+def test_a_row_the_database_refuses_is_set_aside_and_the_rest_are_stored(app, client, instance_path, caplog):
+    client.get("/search?q=before")
+    flush(app)
+    [good] = recorded(app)
+    with app.app_context():
+        row = {c: getattr(good, c) for c in Visit.__table__.columns.keys() if c != "id"}
+    bad = {**row, "uid": "b" * 32, "status": 10**6}  # no smallint holds it
+    fine = {**row, "uid": "f" * 32, "path": "/after"}
+    with caplog.at_level(logging.ERROR, logger="webshop.visits.writer"):
+        store_rows(app, [bad, fine])
+    paths = [v.path for v in recorded(app)]
+    assert paths == ["/search", "/after"]
+    rejected = (instance_path / "visit-spool" / "rejected.jsonl").read_text().splitlines()
+    assert [json.loads(line)["uid"] for line in rejected] == ["b" * 32]
+    assert "set aside" in caplog.text

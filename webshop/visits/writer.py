@@ -21,7 +21,6 @@ fsynced). A killed process, a database outage or a restart loses nothing.
 """
 
 import atexit
-import weakref
 import fcntl
 import itertools
 import json
@@ -30,11 +29,13 @@ import os
 import secrets
 import threading
 import time
+import weakref
 from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import and_, insert, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from ..db import db
 from ..models import Submission
@@ -240,8 +241,17 @@ class VisitWriter:
         store_rows(self.app, rows, fills, self.domain_for)
 
 
+REJECTED_FILE = "rejected.jsonl"
+
+
 def store_rows(app, rows: list[dict], fills=(), domain_for=None) -> None:
-    """Insert ``rows`` (once each) and apply domain fills, in one transaction."""
+    """Insert ``rows`` (once each) and apply domain fills, in one transaction.
+
+    If the database refuses the batch for its content rather than because it
+    is unreachable, the rows are stored one by one and any row it still
+    refuses is set aside in ``visit-spool/rejected.jsonl`` and logged, so
+    one bad row never holds up the rest.
+    """
     if not rows and not fills:
         return
     if domain_for:
@@ -249,24 +259,51 @@ def store_rows(app, rows: list[dict], fills=(), domain_for=None) -> None:
             if row.get("ip") and not row.get("domain"):
                 row["domain"], row["domain_confirmed"] = domain_for(row["ip"])
     with app.app_context():
-        engine = db.engine
-        with engine.begin() as conn:
-            statement = insert_once(engine.dialect.name)
-            for start in range(0, len(rows), BATCH_ROWS):
-                conn.execute(statement, rows[start : start + BATCH_ROWS])
-            for ip, domain, confirmed, since in fills:
-                values = {"domain": domain, "domain_confirmed": confirmed}
-                conn.execute(
-                    update(Visit)
-                    .where(and_(Visit.ip == ip, Visit.domain.is_(None), Visit.time >= since))
-                    .values(values)
-                )
-                conn.execute(
-                    update(Submission)
-                    .where(and_(Submission.ip == ip, Submission.domain.is_(None)))
-                    .where(Submission.created_at >= since)
-                    .values(values)
-                )
+        try:
+            _store_batch(db.engine, rows, fills)
+        except (OperationalError, InterfaceError):
+            raise  # the database is away: the spool keeps the rows for the next try
+        except DBAPIError:
+            _store_one_by_one(app, db.engine, rows, fills)
+
+
+def _store_one_by_one(app, engine, rows, fills) -> None:
+    rejected = []
+    for row in rows:
+        try:
+            _store_batch(engine, [row], ())
+        except (OperationalError, InterfaceError):
+            raise
+        except DBAPIError as error:
+            rejected.append(row)
+            log.error("a visit row was refused by the database (%s); set aside", type(error.orig).__name__)
+    _store_batch(engine, [], fills)
+    if rejected:
+        path = Path(app.instance_path) / "visit-spool" / REJECTED_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as handle:
+            for row in rejected:
+                handle.write(json.dumps(row, default=str) + "\n")
+
+
+def _store_batch(engine, rows, fills) -> None:
+    with engine.begin() as conn:
+        statement = insert_once(engine.dialect.name)
+        for start in range(0, len(rows), BATCH_ROWS):
+            conn.execute(statement, rows[start : start + BATCH_ROWS])
+        for ip, domain, confirmed, since in fills:
+            values = {"domain": domain, "domain_confirmed": confirmed}
+            conn.execute(
+                update(Visit)
+                .where(and_(Visit.ip == ip, Visit.domain.is_(None), Visit.time >= since))
+                .values(values)
+            )
+            conn.execute(
+                update(Submission)
+                .where(and_(Submission.ip == ip, Submission.domain.is_(None)))
+                .where(Submission.created_at >= since)
+                .values(values)
+            )
 
 
 def insert_once(dialect: str):
