@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two pytest workers by default (the suite's servers are per worker); override with PYTEST_ARGS.
+PYTEST_ARGS ?= -n auto
 
 .PHONY: run test test-deps lint bench clean
 
