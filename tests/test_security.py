@@ -105,3 +105,34 @@ def test_tampered_consent_cookie_just_shows_the_banner(client):
     client.set_cookie("consent", "2026-11.forged.signature")
     response = client.get("/")
     assert response.status_code == 200 and 'id="consent-banner"' in response.get_data(as_text=True)
+
+
+class TestTrustedHosts:
+    @pytest.fixture
+    def app_config(self):
+        return {"TRUSTED_HOSTS": ["shop.example.org"], "PROPAGATE_EXCEPTIONS": False}
+
+    def outbox(self, app):
+        from webshop import mail
+
+        with app.app_context():
+            return mail.outbox_messages()
+
+    def test_foreign_host_is_refused_and_no_mail_carries_it(self, app, client):
+        base = {"base_url": "http://shop.example.org"}
+        page = client.get("/newsletter", **base)
+        assert page.status_code == 200
+        from tests.helpers import csrf_token_from
+
+        token = csrf_token_from(page.get_data(as_text=True))
+        response = client.post(
+            "/newsletter",
+            base_url="http://evil.example",
+            data={"csrf_token": token, "email": "jane@example.org", "topics": "offers"},
+        )
+        assert response.status_code == 400
+        assert self.outbox(app) == []
+        # The same signup through the trusted name is mailed, with links to that name only.
+        submit(client, "/newsletter", {"email": "jane@example.org", "topics": "offers"}, **base)
+        [entry] = self.outbox(app)
+        assert "http://shop.example.org/" in entry.text and "evil.example" not in entry.message.as_string()
