@@ -82,3 +82,24 @@ def test_links_in_mail_use_server_name_not_the_request_host(app):
     app.config.update(SERVER_NAME="shop.example", PREFERRED_URL_SCHEME="https")
     with app.test_request_context("/", base_url="http://evil.example"):
         assert mail.external_url("privacy.policy") == "https://shop.example/privacy"
+
+
+def test_workers_creating_the_outbox_at_the_same_moment_all_succeed(app, instance_path):
+    """Several gunicorn workers may send their first mail at once; none may fail."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(12)
+
+    def first_mail(number):
+        with app.test_request_context():
+            start.wait()
+            mail.send(mail.build_message(f"person{number}@example.org", f"Mail {number}", "Body"))
+
+    workers = [context.Process(target=first_mail, args=(n,)) for n in range(12)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert [worker.exitcode for worker in workers] == [0] * 12
+    assert sorted(entry.subject for entry in outbox(app)) == sorted(f"Mail {n}" for n in range(12))

@@ -108,7 +108,15 @@ def outbox_path() -> Path:
 
 
 def open_outbox() -> mailbox.Maildir:
-    return mailbox.Maildir(outbox_path(), create=True)
+    """The outbox Maildir, created if missing.
+
+    The folders are made with ``exist_ok`` rather than by ``Maildir(create=True)``,
+    which fails when two workers create the outbox at the same moment.
+    """
+    path = outbox_path()
+    for folder in ("tmp", "new", "cur"):
+        (path / folder).mkdir(mode=0o700, parents=True, exist_ok=True)
+    return mailbox.Maildir(path, create=False)
 
 
 def keep_in_outbox(message: EmailMessage, flags: str = "") -> str:

@@ -38,6 +38,31 @@ def database_unavailable(error: Exception) -> bool:
     return True  # psycopg: OperationalError and InterfaceError are connection-level
 
 
+def reachable() -> bool:
+    """Whether a fresh connection to the database answers ``SELECT 1`` right now."""
+    from .db import db
+
+    try:
+        with db.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    except exc.SQLAlchemyError:
+        return False
+    return True
+
+
+def unavailable(error: Exception) -> bool:
+    """Whether a database error raised by a view means the database is away.
+
+    Connection-level errors say so themselves. Any other SQLAlchemy error
+    (a session left unusable by a connection lost mid-transaction, say) is
+    an outage only if the database does not answer a fresh connection now;
+    if it does, the error is a fault in the code and stays a 500.
+    """
+    if isinstance(error, CANDIDATES) and database_unavailable(error):
+        return True
+    return not reachable()
+
+
 def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0][:200] if text else ""
@@ -50,7 +75,7 @@ def render_unavailable(error):
     SQLAlchemy's full message, which carries the statement and its
     parameters (what a visitor typed).
     """
-    if not database_unavailable(error):
+    if not unavailable(error):
         return render_error(error)
     from .db import db
 
@@ -89,8 +114,8 @@ def close_session(error):
 
     try:
         db.session.remove()
-    except CANDIDATES as lost:
-        if not database_unavailable(lost):
+    except exc.SQLAlchemyError as lost:
+        if not unavailable(lost):
             raise
         db.session.registry.clear()
         original = getattr(lost, "orig", None) or lost
@@ -100,7 +125,6 @@ def close_session(error):
 
 
 def init_app(app):
-    for error_class in CANDIDATES:
-        app.register_error_handler(error_class, render_unavailable)
+    app.register_error_handler(exc.SQLAlchemyError, render_unavailable)
     # Registered after db.init_app, so it runs before Flask-SQLAlchemy's teardown.
     app.teardown_appcontext(close_session)
