@@ -143,3 +143,9 @@ def test_p3p_compact_policy_when_switched_on_describes_the_practices(client, app
     # Identified data is collected, so "no identified data" would be untrue; sharing is opt-out.
     assert "NOI" not in tokens and "NID" not in tokens
     assert {"OTRo", "UNRo", "STA", "COM", "NAV", "ONL"} <= set(tokens)
+
+
+def test_practice_json_lists_the_clauses_in_the_order_of_the_policy(client):
+    response = client.get("/privacy/practice.json")
+    assert response.mimetype == "application/json"
+    assert list(response.get_json()["clauses"]) == CLAUSE_IDS

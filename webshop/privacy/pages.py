@@ -1,6 +1,8 @@
 """The policy pages: ``/privacy`` with live evidence, the clause map as JSON, the tour."""
 
-from flask import Blueprint, jsonify, make_response, render_template
+import json
+
+from flask import Blueprint, current_app, make_response, render_template
 
 from ..cart import private_page
 from ..cookies import REGISTRY
@@ -29,8 +31,9 @@ def policy():
 
 @bp.get("/privacy/practice.json")
 def practice_map():
-    """Clause → features, routes, modules, code and tests, as JSON."""
-    return jsonify(practice.as_json())
+    """Clause → features, routes, modules, code and tests, as JSON, clauses in policy order."""
+    body = json.dumps(practice.as_json(), indent=2, ensure_ascii=False)
+    return current_app.response_class(body + "\n", mimetype="application/json")
 
 
 @bp.get("/privacy/tour", endpoint="tour")
