@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +57,9 @@ def wrk(url: str, connections: int, duration: int, script: Path | None = None) -
     }
 
 
+WARMUP_SETTLE_SECONDS = 2.0
+
+
 def count_visits(uri: str) -> int:
     engine = create_engine(uri)
     with engine.connect() as conn:
@@ -93,6 +97,9 @@ class Bench:
         url = server.url + (path or self.path)
         try:
             wrk(url, connections, 1, script)  # warm up
+            # Let the writer store the warm-up's rows (it waits up to
+            # VISIT_FLUSH_MAX_INTERVAL under load) before taking the baseline.
+            time.sleep(WARMUP_SETTLE_SECONDS)
             before = count_visits(self.uri) if app is None else 0
             result = wrk(url, connections, self.duration, script)
             after_warmup = count_visits(self.uri) if app is None else 0

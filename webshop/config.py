@@ -50,6 +50,7 @@ DEFAULTS = {
     "RDNS_QUEUE_SIZE": 256,  # lookups waiting per process; more are dropped
     "RDNS_THREADS": 2,  # lookups running at once per process
     "VISIT_FLUSH_INTERVAL": 0.05,  # seconds between batches moved from the spool
+    "VISIT_FLUSH_MAX_INTERVAL": 1.0,  # the longest wait under load (larger, fewer batches)
     # Mail: a Maildir outbox in instance/ unless MAIL_SERVER is set.
     "MAIL_SERVER": None,
     "MAIL_PORT": 25,

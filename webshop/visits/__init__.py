@@ -45,6 +45,7 @@ def init_app(app):
             app,
             spool_dir(app),
             interval=config["VISIT_FLUSH_INTERVAL"],
+            max_interval=config["VISIT_FLUSH_MAX_INTERVAL"],
             domain_for=resolver.cached if resolver else None,
         )
         app.extensions["webshop.visit_writer"] = writer

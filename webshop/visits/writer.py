@@ -5,7 +5,10 @@ with a single ``write()``; nothing waits for the database or the disk on the
 request path. The data is then in the kernel's page cache, so it survives
 the process being killed (even with SIGKILL). A writer thread reads the new
 lines every ``VISIT_FLUSH_INTERVAL`` seconds and inserts them in one
-transaction with ``executemany`` (SQLAlchemy Core). Rows carry an id made
+transaction with ``executemany`` (SQLAlchemy Core). Under load the wait
+doubles after every busy batch, up to ``VISIT_FLUSH_MAX_INTERVAL``, so the
+database gets fewer, larger batches; when traffic drops it returns to the
+short interval. Rows carry an id made
 here (``uid``) and are inserted with ON CONFLICT DO NOTHING, so replaying a
 spool after a crash stores every row exactly once.
 
@@ -16,8 +19,8 @@ stop drains everything before the process exits.
 
 What can be lost: only what the kernel loses — rows written in the last
 moments before a power cut or kernel crash that were not yet in the database
-(at most ``VISIT_FLUSH_INTERVAL`` plus one batch, since the spool is not
-fsynced). A killed process, a database outage or a restart loses nothing.
+(at most ``VISIT_FLUSH_MAX_INTERVAL`` plus one batch, since the spool is
+not fsynced). A killed process, a database outage or a restart loses nothing.
 """
 
 import atexit
@@ -45,6 +48,8 @@ log = logging.getLogger(__name__)
 
 SPOOL_SUFFIX = ".jsonl"
 ROTATE_BYTES = 4 * 1024 * 1024
+# A batch of at least this many rows counts as busy: wait longer next time.
+BUSY_BATCH_ROWS = 20
 BATCH_ROWS = 2000
 # Rows recorded this long before a lookup was asked for still get its answer.
 FILL_WINDOW_SECONDS = 3600
@@ -99,11 +104,12 @@ def stop_all() -> None:
 class VisitWriter:
     """Appends rows to a spool file and moves them into the database in batches."""
 
-    def __init__(self, app, spool_dir: Path, interval: float, domain_for=None):
+    def __init__(self, app, spool_dir: Path, interval: float, domain_for=None, max_interval: float | None = None):
         WRITERS.add(self)
         self.app = app
         self.spool_dir = spool_dir
         self.interval = interval
+        self.max_interval = max(interval, max_interval or interval)
         self.domain_for = domain_for  # ip -> (domain, confirmed) from the cache, or None
         self.append_lock = threading.Lock()  # the request side: swapping the file
         self.drain_lock = threading.Lock()  # one drain at a time
@@ -158,13 +164,16 @@ class VisitWriter:
 
     def run(self) -> None:
         self.recover()
+        delay = self.interval
         while not self.stopping:
-            self.wake.wait(self.interval)
+            self.wake.wait(delay)
             self.wake.clear()
             if self.stopping:
                 break
             try:
-                self.drain()
+                stored = self.drain()
+                busy = stored >= BUSY_BATCH_ROWS
+                delay = min(self.max_interval, delay * 2) if busy else self.interval
             except Exception:
                 self.report_failure()
                 time.sleep(min(5.0, self.interval * 20))
@@ -197,20 +206,24 @@ class VisitWriter:
         if self.pid == os.getpid():
             self.drain()
 
-    def drain(self, final: bool = False) -> None:
+    def drain(self, final: bool = False) -> int:
+        """Store the rows spooled since the last drain; return how many."""
         with self.drain_lock:
             if self.fd is None:
-                return
+                return 0
             size = os.fstat(self.fd).st_size
             fills = self.take_fills()
+            rows = []
             if size > self.offset or fills:
                 data = os.pread(self.fd, size - self.offset, self.offset)
                 complete = data.rfind(b"\n") + 1
-                self.store(parse_lines(data[:complete], str(self.path)), fills)
+                rows = parse_lines(data[:complete], str(self.path))
+                self.store(rows, fills)
                 self.offset += complete
                 self.failing_since = None
             if final or self.offset >= ROTATE_BYTES:
                 self.rotate(final)
+            return len(rows)
 
     def take_fills(self) -> list:
         fills = []
