@@ -384,3 +384,39 @@ def test_a_row_the_database_refuses_is_set_aside_and_the_rest_are_stored(app, cl
     rejected = (instance_path / "visit-spool" / "rejected.jsonl").read_text().splitlines()
     assert [json.loads(line)["uid"] for line in rejected] == ["b" * 32]
     assert "set aside" in caplog.text
+
+
+@pytest.mark.only_database("sqlite")
+def test_large_export_shows_progress_on_a_terminal(app, database, instance_path, tmp_path):
+    """Run the real CLI with its stderr on a pseudo-terminal, as an operator would see it."""
+    import os
+    import pty
+
+    now = utcnow()
+    add_visits(app, *({"time": now, "path": f"/p{n}"} for n in range(10_500)))
+    target = tmp_path / "access.log"
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "FLASK_SQLALCHEMY_DATABASE_URI": database, "FLASK_SECRET_KEY": "k" * 32}
+    app_arg = f"webshop:create_app(instance_path={str(instance_path)!r})"
+    command = ["visits", "export", "--format", "combined", "-o", str(target)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", app_arg, *command],
+        stderr=terminal,
+        stdout=subprocess.DEVNULL,
+        env=env,
+    )
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closed: the command is done
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    assert process.wait(timeout=60) == 0, shown.decode(errors="replace")
+    assert b"Exporting visits" in shown and b"100%" in shown
+    lines = target.read_text().splitlines()
+    assert len(lines) == 10_500 and all(COMBINED_RE.match(line) for line in lines[:50])
