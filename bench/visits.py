@@ -5,9 +5,10 @@ Prints, for the product page: requests/s with recording on and off at 16 and
 p99 latency with reverse DNS pointed at a resolver that never answers against
 reverse DNS off (every request from a different forwarded address, so every
 request needs a lookup), and the rows recorded against the requests wrk saw
-answered, counted after a graceful stop.
+answered, counted after a graceful stop. Each comparison is repeated as
+back-to-back pairs and reported as the median ratio with its spread.
 
-    .venv/bin/python bench/visits.py [--duration 5] [--postgresql]
+    .venv/bin/python bench/visits.py [--duration 5] [--rounds 5] [--postgresql]
 """
 
 import argparse
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -119,43 +121,58 @@ class Bench:
         return result
 
 
+def spread(values: list[float]) -> str:
+    return f"{min(values):.2f}–{max(values):.2f}"
+
+
 def run_all(uri: str, base: Path, duration: int, name: str, rounds: int):
+    """Every comparison runs as ``rounds`` back-to-back pairs; a ratio is the median of the pairs.
+
+    Pairing each "on" run with the "off" run just before it, and taking the
+    median over the pairs, keeps drift in the machine's load (other tenants,
+    CPU frequency) out of the ratio; the min–max over the pairs is printed
+    beside it.
+    """
     bench = Bench(uri, base, duration)
     quiet = {"LOG_LEVEL": "WARNING"}
     print(f"\n{name}: product page {bench.path}, {WORKERS} sync workers, {duration} s per run", flush=True)
     lines = []
-    results = {}
-    best = lambda runs: max(runs, key=lambda result: result["rate"])  # noqa: E731
     for connections in (16, 64):
         hello = bench.run("bare Flask hello-world", {}, connections, path="/", app="bench.hello:app")
         off_settings = {**quiet, "VISITS_ENABLED": False, "RDNS_ENABLED": False}
         offs, ons = [], []
-        for _ in range(rounds):  # alternate, so drift in machine load hits both alike
+        for _ in range(rounds):
             offs.append(bench.run("product page, recording off", off_settings, connections))
             ons.append(bench.run("product page, recording on", {**quiet, "RDNS_ENABLED": False}, connections))
-        off, on = best(offs), best(ons)
-        results[connections] = (hello, off, on)
+        ratios = [on["rate"] / off["rate"] for off, on in zip(offs, ons, strict=True)]
+        off_rate = median([r["rate"] for r in offs])
+        on_rate = median([r["rate"] for r in ons])
         lines.append(
             f"| {name} | -c{connections} | {hello['rate']:,.0f} "
-            f"| {off['rate']:,.0f} ({off['rate'] / hello['rate']:.2f}) "
-            f"| {on['rate']:,.0f} ({on['rate'] / hello['rate']:.2f}) | **{on['rate'] / off['rate']:.2f}** |"
+            f"| {off_rate:,.0f} ({off_rate / hello['rate']:.2f}) "
+            f"| {on_rate:,.0f} ({on_rate / hello['rate']:.2f}) "
+            f"| **{median(ratios):.2f}** | {spread(ratios)} |"
         )
     script = base / "varied-addresses.lua"
     script.write_text(VARIED_ADDRESSES)
     black_hole = BlackHoleDNS()
+    proxied = {**quiet, "TRUSTED_PROXIES": 1}
+    offs, holes = [], []
     try:
-        proxied = {**quiet, "TRUSTED_PROXIES": 1}
-        rdns_off = bench.run("every request a new address, rDNS off", {**proxied, "RDNS_ENABLED": False}, 64,
-                             script=script)
-        blocked = bench.run("every request a new address, black hole", {
-            **proxied, "RDNS_ENABLED": True, "RDNS_NAMESERVERS": [black_hole.nameserver], "RDNS_TIMEOUT": 2,
-        }, 64, script=script)
+        for _ in range(rounds):
+            offs.append(bench.run("every request a new address, rDNS off", {**proxied, "RDNS_ENABLED": False},
+                                  64, script=script))
+            holes.append(bench.run("every request a new address, black hole", {
+                **proxied, "RDNS_ENABLED": True, "RDNS_NAMESERVERS": [black_hole.nameserver], "RDNS_TIMEOUT": 2,
+            }, 64, script=script))
     finally:
         black_hole.stop()
+    ratios = [hole["p99_ms"] / off["p99_ms"] for off, hole in zip(offs, holes, strict=True)]
     p99_line = (
-        f"| {name} | -c64 | {rdns_off['p99_ms']:.2f} ms | {blocked['p99_ms']:.2f} ms "
-        f"| **{blocked['p99_ms'] / rdns_off['p99_ms']:.2f}** "
-        f"| {rdns_off['rate']:,.0f} / {blocked['rate']:,.0f} |"
+        f"| {name} | -c64 | {median([r['p99_ms'] for r in offs]):.2f} ms "
+        f"| {median([r['p99_ms'] for r in holes]):.2f} ms "
+        f"| **{median(ratios):.2f}** | {spread(ratios)} "
+        f"| {median([r['rate'] for r in offs]):,.0f} / {median([r['rate'] for r in holes]):,.0f} |"
     )
     rows_lines = [
         f"| {name} | {label} -c{c} | {answered:,} | {rows:,} | {'yes' if rows >= answered else 'NO'} |"
@@ -169,7 +186,7 @@ def main():
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating off/on runs (default 2)")
+    parser.add_argument("--rounds", type=int, default=5, help="off/on pairs per comparison (default 5)")
     parser.add_argument("--postgresql", action="store_true", help="also run against a throwaway PostgreSQL")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -196,14 +213,15 @@ def main():
             pg.remove()
         shutil.rmtree(base, ignore_errors=True)
 
-    print(f"\nBest of {args.rounds} alternating runs each for recording off and on.")
+    print(f"\nMedians of {args.rounds} back-to-back off/on pairs; the spread is the min–max ratio over the pairs.")
     print("\n| database | wrk | bare hello req/s | recording off (× hello) | recording on (× hello) "
-          "| on / off |")
-    print("|---|---|---|---|---|---|")
+          "| on / off | spread |")
+    print("|---|---|---|---|---|---|---|")
     for lines, _, _ in tables:
         print("\n".join(lines))
-    print("\n| database | wrk | p99, rDNS off | p99, black-hole resolver | ratio | req/s off / black hole |")
-    print("|---|---|---|---|---|---|")
+    print("\n| database | wrk | p99, rDNS off | p99, black-hole resolver | ratio | spread "
+          "| req/s off / black hole |")
+    print("|---|---|---|---|---|---|---|")
     for _, p99_line, _ in tables:
         print(p99_line)
     print("\n| database | run | requests answered (wrk) | rows recorded "

@@ -220,6 +220,20 @@ def add_visits(app, *rows):
     store_rows(app, [{**base, "uid": f"{index:032x}", **row} for index, row in enumerate(rows)])
 
 
+def test_stored_times_read_back_exactly_and_filter_like_orm_values(app):
+    """The writer hands rows to the driver directly; the staff filters and purge query them through the ORM."""
+    whole_second = utcnow().replace(microsecond=0)
+    moments = [whole_second, whole_second + timedelta(microseconds=7), whole_second + timedelta(seconds=1)]
+    add_visits(app, *({"time": moment, "path": f"/at{n}"} for n, moment in enumerate(moments)))
+    assert [visit.time for visit in recorded(app)] == moments
+    with app.app_context():
+        def paths_where(condition):
+            return list(db.session.scalars(db.select(Visit.path).where(condition).order_by(Visit.time)))
+
+        assert paths_where(Visit.time >= whole_second) == ["/at0", "/at1", "/at2"]
+        assert paths_where(Visit.time > whole_second) == ["/at1", "/at2"]
+
+
 def test_purge_removes_visits_older_than_the_retention_period(app, runner):
     now = utcnow()
     add_visits(app, {"time": now - timedelta(days=200)}, {"time": now - timedelta(days=91)}, {"time": now})

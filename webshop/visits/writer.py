@@ -5,7 +5,7 @@ with a single ``write()``; nothing waits for the database or the disk on the
 request path. The data is then in the kernel's page cache, so it survives
 the process being killed (even with SIGKILL). A writer thread reads the new
 lines every ``VISIT_FLUSH_INTERVAL`` seconds and inserts them in one
-transaction with ``executemany`` (SQLAlchemy Core). Under load the wait
+transaction with the driver's ``executemany``. Under load the wait
 doubles after every busy batch, up to ``VISIT_FLUSH_MAX_INTERVAL``, so the
 database gets fewer, larger batches; when traffic drops it returns to the
 short interval. Rows carry an id made
@@ -25,6 +25,7 @@ not fsynced). A killed process, a database outage or a restart loses nothing.
 
 import atexit
 import fcntl
+import functools
 import itertools
 import json
 import logging
@@ -75,6 +76,13 @@ def open_locked(directory: Path) -> tuple[int, Path]:
     final = directory / f"{stem}{SPOOL_SUFFIX}"
     os.rename(temporary, final)
     return fd, final
+
+
+_encoder = json.JSONEncoder(separators=(",", ":"))
+
+
+def encode_line(row: dict) -> bytes:
+    return _encoder.encode(row).encode() + b"\n"
 
 
 def parse_lines(data: bytes, source: str) -> list[dict]:
@@ -137,7 +145,7 @@ class VisitWriter:
             if self.fd is None or self.pid != os.getpid():
                 self.start()
             row["uid"] = f"{self.uid_prefix}{next(self.counter):012x}"
-            os.write(self.fd, json.dumps(row, separators=(",", ":")).encode() + b"\n")
+            os.write(self.fd, encode_line(row))
 
     def fill_domain(self, ip: str, domain: str | None, confirmed: bool, since: datetime) -> None:
         """Fill ``domain`` into rows of ``ip`` recorded since ``since`` that lack one."""
@@ -301,9 +309,7 @@ def _store_one_by_one(app, engine, rows, fills) -> None:
 
 def _store_batch(engine, rows, fills) -> None:
     with engine.begin() as conn:
-        statement = insert_once(engine.dialect.name)
-        for start in range(0, len(rows), BATCH_ROWS):
-            conn.execute(statement, rows[start : start + BATCH_ROWS])
+        insert_rows(conn, rows)
         for ip, domain, confirmed, since in fills:
             values = {"domain": domain, "domain_confirmed": confirmed}
             conn.execute(
@@ -319,16 +325,41 @@ def _store_batch(engine, rows, fills) -> None:
             )
 
 
-def insert_once(dialect: str):
-    """INSERT that skips rows whose ``uid`` is already stored."""
-    table = Visit.__table__
+COLUMNS = tuple(name for name in Visit.__table__.columns.keys() if name != "id")
+# The storage format SQLAlchemy's DateTime uses on SQLite, so stored rows compare
+# and load exactly like rows written through the ORM.
+SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def insert_rows(conn, rows: list[dict]) -> None:
+    """INSERT ``rows``, skipping any whose ``uid`` is already stored.
+
+    This runs for every request the shop serves, so on SQLite and PostgreSQL
+    it hands the rows straight to the driver's ``executemany`` (one prepared
+    statement, no per-row work in SQLAlchemy); other databases go through
+    SQLAlchemy Core.
+    """
+    if not rows:
+        return
+    dialect = conn.dialect.name
     if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        return insert(table)
-    return dialect_insert(table).on_conflict_do_nothing(index_elements=["uid"])
+        for row in rows:
+            if isinstance(row["time"], datetime):
+                row["time"] = row["time"].strftime(SQLITE_TIME_FORMAT)
+    for start in range(0, len(rows), BATCH_ROWS):
+        batch = rows[start : start + BATCH_ROWS]
+        if dialect in ("sqlite", "postgresql"):
+            conn.exec_driver_sql(insert_statement(dialect), batch)
+        else:
+            conn.execute(insert(Visit.__table__), batch)
+
+
+@functools.cache
+def insert_statement(dialect: str) -> str:
+    mark = ":{}" if dialect == "sqlite" else "%({})s"
+    columns = ", ".join(COLUMNS)
+    values = ", ".join(mark.format(name) for name in COLUMNS)
+    return f"INSERT INTO visit ({columns}) VALUES ({values}) ON CONFLICT (uid) DO NOTHING"
 
 
 def recover_orphans(app, spool_dir: Path, domain_for=None) -> int:
