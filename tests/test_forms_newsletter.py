@@ -1,6 +1,7 @@
 """Newsletter: double opt-in with single-use, signed, expiring links; RFC 8058 one-click unsubscribe."""
 
 import re
+import secrets
 from urllib.parse import urlsplit
 
 import pytest
@@ -180,6 +181,14 @@ def test_forged_unsubscribe_token_is_refused(app, client):
     sign_up(client, app)
     response = app.test_client().post("/newsletter/unsubscribe/1.forged.signature")
     assert response.status_code == 400
+    assert subscription(app).status == "pending"
+
+
+def test_a_guessed_unsubscribe_token_is_refused(app, client):
+    sign_up(client, app)
+    for guess in ("A" * 43, secrets.token_urlsafe(32), "x" * 500):
+        response = app.test_client().post(f"/newsletter/unsubscribe/{guess}")
+        assert response.status_code == 400
     assert subscription(app).status == "pending"
 
 

@@ -55,6 +55,26 @@ def test_first_migration_upgrades_to_latest_keeping_rows(database, request, tmp_
         db.engine.dispose()
 
 
+def test_subscriptions_made_before_stored_unsubscribe_tokens_each_get_their_own(database, request, tmp_path):
+    server = request.getfixturevalue("postgres_server") if database.startswith("postgresql") else None
+    uri = empty_database(database, server, tmp_path)
+    app = create_app({"SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": uri}, instance_path=str(tmp_path))
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR, revision="0006")
+        for email in ("a@example.org", "b@example.org"):
+            db.session.execute(
+                text("INSERT INTO subscription (email, status, topics, created_at)"
+                     " VALUES (:email, 'confirmed', '[]', CURRENT_TIMESTAMP)"),
+                {"email": email},
+            )
+        db.session.commit()
+        upgrade(directory=MIGRATIONS_DIR, revision="head")
+        tokens = db.session.execute(text("SELECT unsubscribe_token FROM subscription")).scalars().all()
+        assert len(tokens) == 2 and len(set(tokens)) == 2 and all(len(t) >= 40 for t in tokens)
+        db.session.remove()
+        db.engine.dispose()
+
+
 def test_every_migration_downgrades_cleanly_to_the_first(database, request, tmp_path):
     server = request.getfixturevalue("postgres_server") if database.startswith("postgresql") else None
     uri = empty_database(database, server, tmp_path)

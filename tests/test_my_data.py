@@ -401,6 +401,8 @@ def test_name_and_postal_address_are_corrected_and_the_change_audited(client, ap
 
 def test_a_new_email_changes_nothing_until_confirmed_from_the_new_address(client, app):
     submit_every_form(client, app)
+    [before] = rows(app, Subscription)
+    old_unsubscribe = f"/newsletter/unsubscribe/{before.unsubscribe_token}"
     open_access(client, app)
     response = post_on_everything(client, "/my-data/email/address", {"new_email": "jane.new@example.org"})
     assert response.status_code == 303
@@ -417,6 +419,9 @@ def test_a_new_email_changes_nothing_until_confirmed_from_the_new_address(client
     assert order.email == "jane.new@example.org"
     [subscription] = rows(app, Subscription)
     assert subscription.email == "jane.new@example.org" and subscription.status == "confirmed"
+    # Mail already sent to the old address can no longer unsubscribe the new one.
+    assert app.test_client().post(old_unsubscribe).status_code == 400
+    assert rows(app, Subscription)[0].status == "confirmed"
     html = client.get("/my-data/email").get_data(as_text=True)
     assert '<span id="held-email">jane.new@example.org</span>' in html
     assert press_button(client, path).status_code == 400  # the link worked once

@@ -1,5 +1,6 @@
 """The shop's tables: catalogue, orders and the submissions that carry personal data."""
 
+import secrets
 import uuid
 from datetime import UTC, date, datetime
 
@@ -155,6 +156,10 @@ class OrderLine(db.Model):
 # entered, its opt-out choices and the request context.
 
 
+def new_unsubscribe_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
 class Subscription(db.Model):
     """One newsletter address and where it stands in double opt-in.
 
@@ -162,6 +167,12 @@ class Subscription(db.Model):
     the link clears it, and a new signup replaces it, so every link works
     once at most. ``submission`` is the signup that was confirmed (or is
     waiting to be): its opt-out choices govern mail to this address.
+
+    ``unsubscribe_token`` is the random part of the one-click unsubscribe
+    link in every mail to this address. It is stored rather than signed, so
+    the link keeps working for as long as the subscription exists, whatever
+    happens to the secret key; it can do nothing but unsubscribe, and it
+    goes with the row when the address is erased.
     """
 
     PENDING, CONFIRMED, UNSUBSCRIBED = "pending", "confirmed", "unsubscribed"
@@ -171,6 +182,7 @@ class Subscription(db.Model):
     status: Mapped[str] = mapped_column(String(12), default=PENDING)
     topics: Mapped[list] = mapped_column(JSON, default=list)
     confirm_nonce: Mapped[str | None] = mapped_column(String(32))
+    unsubscribe_token: Mapped[str] = mapped_column(String(43), unique=True, default=new_unsubscribe_token)
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]

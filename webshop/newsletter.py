@@ -8,10 +8,13 @@ until that link is used. The page answers every signup the same way, so it
 does not reveal whether an address is already subscribed; one address has
 one subscription however often it signs up.
 
-Every newsletter mail carries ``List-Unsubscribe`` with a signed URL and
+Every newsletter mail carries ``List-Unsubscribe`` with the subscription's
+stored random token in the URL (so the link outlives any key rotation) and
 ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``. A POST to that URL
 unsubscribes without cookies or CSRF token and answers 200; a GET only
-shows a page with a button. It is the one CSRF exemption in the app.
+shows a page with a button. It is the one CSRF exemption in the app. Links
+mailed before tokens were stored carry the signed subscription id instead,
+and are still accepted while the key that signed them is.
 """
 
 import secrets
@@ -89,8 +92,7 @@ def confirm_token(subscription: Subscription, submission: Submission) -> str:
 
 
 def unsubscribe_url(subscription: Subscription) -> str:
-    token = serializer("unsubscribe").dumps(subscription.id)
-    return mail.external_url("newsletter.unsubscribe", token=token)
+    return mail.external_url("newsletter.unsubscribe", token=subscription.unsubscribe_token)
 
 
 def list_headers(subscription: Subscription) -> dict[str, str]:
@@ -258,11 +260,18 @@ def confirm_post(token):
 
 
 def load_unsubscribe(token: str) -> Subscription | None:
+    """The subscription an unsubscribe link belongs to, or None if there is none (any more)."""
+    if len(token) <= 64:
+        found = db.session.execute(
+            db.select(Subscription).where(Subscription.unsubscribe_token == token)
+        ).scalar_one_or_none()
+        if found is not None:
+            return found
     try:
-        subscription_id = serializer("unsubscribe").loads(token)
+        subscription_id = serializer("unsubscribe").loads(token)  # a link mailed before tokens were stored
     except BadData:
         return None
-    if not isinstance(subscription_id, int):
+    if not isinstance(subscription_id, int) or isinstance(subscription_id, bool):
         return None
     return db.session.get(Subscription, subscription_id)
 

@@ -27,6 +27,7 @@ from ..models import (
     Submission,
     Subscription,
     audit,
+    new_unsubscribe_token,
     utcnow,
 )
 from ..sharing import LedgerEntry, ledger_for, marketable_submissions, shareable_submissions
@@ -274,6 +275,8 @@ def move_address(old: str, new: str) -> dict:
             db.session.delete(old_subscription)
         else:
             old_subscription.email = new
+            # Unsubscribe links mailed to the old address stop working with it.
+            old_subscription.unsubscribe_token = new_unsubscribe_token()
 
     old_preference = db.session.get(EmailPreference, old)
     if old_preference is not None:
