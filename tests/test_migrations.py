@@ -1,5 +1,7 @@
 """A database made by the first migration upgrades to the latest without losing rows."""
 
+from contextlib import contextmanager
+
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
@@ -19,11 +21,22 @@ def empty_database(database, postgres_server_or_none, tmp_path):
     return postgres_server_or_none.url(name)
 
 
-def test_first_migration_upgrades_to_latest_keeping_rows(database, request, tmp_path):
+@contextmanager
+def empty_app(database, request, tmp_path):
+    """An app context on a new, empty database of the kind under test; closed afterwards."""
     server = request.getfixturevalue("postgres_server") if database.startswith("postgresql") else None
     uri = empty_database(database, server, tmp_path)
     app = create_app({"SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": uri}, instance_path=str(tmp_path))
     with app.app_context():
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_first_migration_upgrades_to_latest_keeping_rows(database, request, tmp_path):
+    with empty_app(database, request, tmp_path):
         upgrade(directory=MIGRATIONS_DIR, revision="0001")
         seed_catalogue()
         db.session.execute(
@@ -51,15 +64,10 @@ def test_first_migration_upgrades_to_latest_keeping_rows(database, request, tmp_
         row = db.session.execute(text("SELECT email, no_share FROM submission WHERE receipt_id = 'r-1'")).one()
         assert row.email == "old@example.org" and row.no_share
         assert db.session.execute(text("SELECT total_cents FROM orders WHERE number = 'WS-OLD'")).scalar_one() == 6490
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_subscriptions_made_before_stored_unsubscribe_tokens_each_get_their_own(database, request, tmp_path):
-    server = request.getfixturevalue("postgres_server") if database.startswith("postgresql") else None
-    uri = empty_database(database, server, tmp_path)
-    app = create_app({"SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": uri}, instance_path=str(tmp_path))
-    with app.app_context():
+    with empty_app(database, request, tmp_path):
         upgrade(directory=MIGRATIONS_DIR, revision="0006")
         for email in ("a@example.org", "b@example.org"):
             db.session.execute(
@@ -71,33 +79,23 @@ def test_subscriptions_made_before_stored_unsubscribe_tokens_each_get_their_own(
         upgrade(directory=MIGRATIONS_DIR, revision="head")
         tokens = db.session.execute(text("SELECT unsubscribe_token FROM subscription")).scalars().all()
         assert len(tokens) == 2 and len(set(tokens)) == 2 and all(len(t) >= 40 for t in tokens)
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_every_migration_downgrades_cleanly_to_the_first(database, request, tmp_path):
-    server = request.getfixturevalue("postgres_server") if database.startswith("postgresql") else None
-    uri = empty_database(database, server, tmp_path)
-    app = create_app({"SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": uri}, instance_path=str(tmp_path))
-    with app.app_context():
+    with empty_app(database, request, tmp_path):
         upgrade(directory=MIGRATIONS_DIR, revision="head")
         downgrade(directory=MIGRATIONS_DIR, revision="0001")
         tables = set(inspect(db.engine).get_table_names())
         assert "visit" not in tables and "product" in tables
-        db.engine.dispose()
 
 
 def test_models_and_migrations_describe_the_same_schema(database, request, tmp_path):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    server = request.getfixturevalue("postgres_server") if database.startswith("postgresql") else None
-    uri = empty_database(database, server, tmp_path)
-    app = create_app({"SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": uri}, instance_path=str(tmp_path))
-    with app.app_context():
+    with empty_app(database, request, tmp_path):
         upgrade(directory=MIGRATIONS_DIR, revision="head")
         with db.engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             differences = compare_metadata(context, db.metadata)
-        db.engine.dispose()
     assert differences == []
