@@ -121,6 +121,18 @@ def test_date_range_narrows_and_bad_dates_get_a_message(app, client, counted):
         assert message in response.get_data(as_text=True)
 
 
+def test_the_chats_background_updates_count_as_visits_but_not_as_page_views(app, client):
+    with app.app_context():
+        db.session.add_all([visit(day(1), "/chat/messages", ip=A) for _ in range(30)] + [visit(day(1), "/chat", ip=A)])
+        db.session.commit()
+    signed_in(app, client)
+    html = client.get("/admin/").get_data(as_text=True)
+    assert text_of(html, "total-visits") == "31"
+    assert rows(html, "table-pages") == [["/chat", "1"]]
+    log = client.get("/admin/visits?path=/chat/messages").get_data(as_text=True)
+    assert log.count("/chat/messages</") >= 25  # every poll stays in the visit log
+
+
 def test_visit_log_filters_sorts_and_pages(app, client, counted, monkeypatch):
     signed_in(app, client)
 

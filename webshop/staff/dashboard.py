@@ -75,6 +75,11 @@ def parse_period(args) -> tuple[Period, str | None]:
     return Period(start, end), None
 
 
+# Requests the shop's own scripts make in the background (the chat polls
+# every two seconds): recorded like every request, but not page views.
+BACKGROUND_FEEDS = ("/chat/messages",)
+
+
 def shop_visits(period: Period):
     """The conditions for visits to the shop in ``period``."""
     return and_(
@@ -123,7 +128,7 @@ def visit_figures(period: Period) -> dict:
     ).all()
     pages = execute(
         db.select(Visit.path, func.count().label("n"))
-        .where(where, Visit.method == "GET", Visit.status < 400)
+        .where(where, Visit.method == "GET", Visit.status < 400, Visit.path.not_in(BACKGROUND_FEEDS))
         .group_by(Visit.path)
         .order_by(func.count().desc(), Visit.path)
         .limit(TOP_N)
