@@ -6,12 +6,14 @@ p99 latency with reverse DNS pointed at a resolver that never answers against
 reverse DNS off (every request from a different forwarded address, so every
 request needs a lookup), and the rows recorded against the requests wrk saw
 answered, counted after a graceful stop. Each comparison is repeated as
-back-to-back pairs and reported as the median ratio with its spread.
+back-to-back pairs and reported as the median ratio with its spread, beside
+the CPU time per request of the workers (and of PostgreSQL's backends).
 
     .venv/bin/python bench/visits.py [--duration 5] [--rounds 5] [--postgresql]
 """
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -62,6 +64,22 @@ def wrk(url: str, connections: int, duration: int, script: Path | None = None) -
 WARMUP_SETTLE_SECONDS = 2.0
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system, every thread) the processes ``pids`` have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # a database backend that has ended
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
 def count_visits(uri: str) -> int:
     engine = create_engine(uri)
     with engine.connect() as conn:
@@ -79,7 +97,8 @@ def product_path(uri: str) -> str:
 
 
 class Bench:
-    def __init__(self, uri: str, base: Path, duration: int):
+    def __init__(self, uri: str, base: Path, duration: int, database_pid: int | None = None):
+        self.database_pid = database_pid  # PostgreSQL's postmaster: its backends' CPU counts too
         self.uri = uri
         self.base = base
         self.duration = duration
@@ -103,19 +122,23 @@ class Bench:
             # VISIT_FLUSH_MAX_INTERVAL under load) before taking the baseline.
             time.sleep(WARMUP_SETTLE_SECONDS)
             before = count_visits(self.uri) if app is None else 0
+            measured = server.worker_pids() + (children(self.database_pid) if self.database_pid else [])
+            cpu_before = cpu_seconds(measured)
             result = wrk(url, connections, self.duration, script)
-            after_warmup = count_visits(self.uri) if app is None else 0
+            time.sleep(WARMUP_SETTLE_SECONDS)  # the writer stores the run's last rows: its CPU counts too
+            result["cpu_us"] = (cpu_seconds(measured) - cpu_before) / max(result["count"], 1) * 1e6
         finally:
             server.stop()
         if app is None and settings.get("VISITS_ENABLED", True):
             rows = count_visits(self.uri) - before
-            self.rows_checks.append((label, connections, result["count"], rows, after_warmup - before))
+            self.rows_checks.append((label, connections, result["count"], rows))
         result["label"] = label
         notes = f", {result['non2xx']} non-2xx" if result["non2xx"] else ""
         notes += f", socket errors {result['socket_errors']}" if result["socket_errors"] else ""
         print(
             f"  {label:<40} -c{connections:<3} {result['rate']:>8.0f} req/s  "
-            f"p99 {result['p99_ms']:>7.2f} ms  {result['count']} answered{notes}",
+            f"p99 {result['p99_ms']:>7.2f} ms  {result['count']} answered  "
+            f"CPU {result['cpu_us']:>5.0f} µs/request{notes}",
             flush=True,
         )
         return result
@@ -125,7 +148,7 @@ def spread(values: list[float]) -> str:
     return f"{min(values):.2f}–{max(values):.2f}"
 
 
-def run_all(uri: str, base: Path, duration: int, name: str, rounds: int):
+def run_all(uri: str, base: Path, duration: int, name: str, rounds: int, database_pid: int | None = None):
     """Every comparison runs as ``rounds`` back-to-back pairs; a ratio is the median of the pairs.
 
     Pairing each "on" run with the "off" run just before it, and taking the
@@ -133,7 +156,7 @@ def run_all(uri: str, base: Path, duration: int, name: str, rounds: int):
     CPU frequency) out of the ratio; the min–max over the pairs is printed
     beside it.
     """
-    bench = Bench(uri, base, duration)
+    bench = Bench(uri, base, duration, database_pid)
     quiet = {"LOG_LEVEL": "WARNING"}
     print(f"\n{name}: product page {bench.path}, {WORKERS} sync workers, {duration} s per run", flush=True)
     lines = []
@@ -147,11 +170,14 @@ def run_all(uri: str, base: Path, duration: int, name: str, rounds: int):
         ratios = [on["rate"] / off["rate"] for off, on in zip(offs, ons, strict=True)]
         off_rate = median([r["rate"] for r in offs])
         on_rate = median([r["rate"] for r in ons])
+        off_cpu = median([r["cpu_us"] for r in offs])
+        on_cpu = median([r["cpu_us"] for r in ons])
         lines.append(
             f"| {name} | -c{connections} | {hello['rate']:,.0f} "
             f"| {off_rate:,.0f} ({off_rate / hello['rate']:.2f}) "
             f"| {on_rate:,.0f} ({on_rate / hello['rate']:.2f}) "
-            f"| **{median(ratios):.2f}** | {spread(ratios)} |"
+            f"| **{median(ratios):.2f}** | {spread(ratios)} "
+            f"| {off_cpu:,.0f} / {on_cpu:,.0f} µs ({(on_cpu / off_cpu - 1) * 100:+.1f} %) |"
         )
     script = base / "varied-addresses.lua"
     script.write_text(VARIED_ADDRESSES)
@@ -175,7 +201,7 @@ def run_all(uri: str, base: Path, duration: int, name: str, rounds: int):
         f"| {median([r['rate'] for r in offs]):,.0f} / {median([r['rate'] for r in holes]):,.0f} |"
     )
     by_kind: dict[str, list[tuple[int, int]]] = {}
-    for label, c, answered, rows, _ in bench.rows_checks:
+    for label, c, answered, rows in bench.rows_checks:
         by_kind.setdefault(f"{label}, -c{c}", []).append((answered, rows))
     rows_lines = [
         f"| {name} | {kind} | {len(runs)} | {sum(a for a, _ in runs):,} | {sum(r for _, r in runs):,} "
@@ -211,16 +237,20 @@ def main():
             pg.admin("CREATE DATABASE bench")
             uri = pg.url("bench")
             build_schema(uri, base / "pg-schema")
-            tables.append(run_all(uri, base, args.duration, "PostgreSQL", args.rounds))
+            postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+            tables.append(run_all(uri, base, args.duration, "PostgreSQL", args.rounds, postmaster))
     finally:
         if pg:
             pg.remove()
         shutil.rmtree(base, ignore_errors=True)
 
     print(f"\nMedians of {args.rounds} back-to-back off/on pairs; the spread is the min–max ratio over the pairs.")
+    print("CPU per request: the gunicorn workers' CPU time (every thread, the writer's included) and, on")
+    print("PostgreSQL, the server backends', from the start of a run until its rows are stored,")
+    print("per answered request.")
     print("\n| database | wrk | bare hello req/s | recording off (× hello) | recording on (× hello) "
-          "| on / off | spread |")
-    print("|---|---|---|---|---|---|---|")
+          "| on / off | spread | CPU per request, off / on |")
+    print("|---|---|---|---|---|---|---|---|")
     for lines, _, _ in tables:
         print("\n".join(lines))
     print("\n| database | wrk | p99, rDNS off | p99, black-hole resolver | ratio | spread "
