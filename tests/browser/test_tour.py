@@ -32,6 +32,7 @@ def test_a_reviewer_walks_the_whole_tour(live_server, page, new_page):
     expect(page.locator("#live-banner")).to_contain_text("none yet")
     page.locator("#step-banner").get_by_role("link", name="Go there").click()
     page.get_by_role("button", name="OK, got it").click()
+    expect(page.locator("#consent-banner")).to_have_count(0)  # closed once the shop stored the answer
     back_to_tour(page, base)
     expect(page.locator("#live-banner")).to_contain_text("Banner acknowledged for the current version (2026-11): yes")
     visitor_id = page.locator("#live-banner code").inner_text()
