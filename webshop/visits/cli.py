@@ -1,8 +1,13 @@
 """``flask visits purge`` and ``flask visits export``."""
 
 import json
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import quote
 
 import click
@@ -21,6 +26,11 @@ MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 NAMED_ESCAPES = {0x08: b"\\b", 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t", 0x0B: b"\\v"}
 # The path characters kept as they are when the request line is rebuilt.
 PATH_SAFE = "/:@!$&'()*+,;=-._~"
+# GoAccess, like most log analysers, refuses a line whose host field is not an
+# address. A visit stored without one (a blocking signal was sent) is written
+# with 0.0.0.0, an address no client can have.
+NO_ADDRESS = "0.0.0.0"
+REPORT_FILE = "visits-report.html"
 
 
 @click.group("visits")
@@ -90,7 +100,7 @@ def combined_line(visit, hostnames: bool) -> str:
 
     ``%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"``
     """
-    host = (visit.domain if hostnames and visit.domain_confirmed else None) or visit.ip or "-"
+    host = (visit.domain if hostnames and visit.domain_confirmed else None) or visit.ip or NO_ADDRESS
     target = quote(visit.path, safe=PATH_SAFE) + (f"?{visit.query}" if visit.query else "")
     request_line = f"{visit.method} {target} {visit.protocol}"
     size = str(visit.response_bytes) if visit.response_bytes else "-"
@@ -123,6 +133,12 @@ def json_line(visit) -> str:
     )
 
 
+def visits_in_order(conditions=()):
+    """Every stored visit matching ``conditions``, oldest first, as plain rows."""
+    columns = [column for column in Visit.__table__.columns if column.name not in ("id", "uid")]
+    return select(*columns).where(*conditions).order_by(Visit.time, Visit.id)
+
+
 @visits_group.command("export")
 @click.option(
     "--format", "fmt", type=click.Choice(["combined", "json"]), default="combined", show_default=True
@@ -146,8 +162,7 @@ def export_command(fmt, hostnames, since, until, output):
         conditions.append(Visit.time >= since)
     if until:
         conditions.append(Visit.time < until)
-    columns = [column for column in Visit.__table__.columns if column.name not in ("id", "uid")]
-    query = select(*columns).where(*conditions).order_by(Visit.time, Visit.id)
+    query = visits_in_order(conditions)
     format_line = (lambda row: combined_line(row, hostnames)) if fmt == "combined" else json_line
 
     show_progress = output.name != "<stdout>" or not sys.stdout.isatty()
@@ -167,3 +182,48 @@ def export_command(fmt, hostnames, since, until, output):
             for row in rows:
                 output.write(format_line(row) + "\n")
     output.flush()
+
+
+@visits_group.command("report")
+@click.option("--hostnames", is_flag=True, help="Count visitors by confirmed domain where known, else by IP.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help=f"HTML file to write (default: instance/{REPORT_FILE}).",
+)
+@with_appcontext
+def report_command(hostnames, output):
+    """Write GoAccess's HTML report of the visit log, ready to open in a browser.
+
+    The combined export is piped into Debian's ``goaccess``; the report is
+    written beside the target first and moved into place, readable by its
+    owner only, since it holds addresses.
+    """
+    goaccess = shutil.which("goaccess")
+    if goaccess is None:
+        raise click.ClickException("goaccess is not installed; install it with: apt-get install goaccess")
+    store_spooled_visits()
+    target = output or Path(current_app.instance_path) / REPORT_FILE
+    command = [goaccess, "-", "--no-global-config", "--log-format=COMBINED"]
+    if hostnames:
+        command.append("--no-ip-validation")
+    count = 0
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".report-") as scratch:
+        partial = Path(scratch) / REPORT_FILE
+        with subprocess.Popen(
+            [*command, "-o", str(partial)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        ) as goaccess_process:
+            with db.engine.connect() as conn:
+                rows = conn.execution_options(yield_per=2000).execute(visits_in_order())
+                for row in rows:
+                    goaccess_process.stdin.write((combined_line(row, hostnames) + "\n").encode())
+                    count += 1
+            goaccess_process.stdin.close()
+            errors = goaccess_process.stderr.read().decode(errors="replace")
+        if goaccess_process.returncode != 0 or not partial.exists():
+            raise click.ClickException(f"goaccess failed: {errors.strip().splitlines()[-1:] or 'no output'}")
+        os.chmod(partial, 0o600)
+        os.replace(partial, target)
+    click.echo(f"Report of {count} visits written to {target}")
