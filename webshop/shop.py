@@ -165,6 +165,9 @@ def cart_pages_private(response):
 
 def init_app(app):
     app.register_blueprint(bp)
+    # Browsers ask for /favicon.ico whatever the page says. It is a static file
+    # like any other: never recorded as a visit, and it sets no cookie.
+    app.add_url_rule("/favicon.ico", endpoint="static", defaults={"filename": "favicon.ico"})
 
     @app.template_filter("money")
     def money(cents: int) -> str:
