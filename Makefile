@@ -1,5 +1,8 @@
 # The two commands: `make run` sets up and serves the shop; `make test` runs the suite.
 PYTHON ?= python3
+# Where `make run` serves: `make run PORT=8080` (or HOST=0.0.0.0 behind a firewall).
+HOST ?= 127.0.0.1
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 # Two pytest workers by default (the suite's servers are per worker); override with PYTEST_ARGS.
@@ -8,6 +11,7 @@ PYTEST_ARGS ?= -n auto
 .PHONY: run test test-deps lint bench clean
 
 $(BIN)/python:
+	@scripts/check-run venv $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.runtime: requirements.txt | $(BIN)/python
@@ -18,10 +22,11 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-## make run: install, create/upgrade the SQLite database in instance/, seed, serve on 127.0.0.1:8000
+## make run: install, create/upgrade the SQLite database in instance/, seed, serve on $(HOST):$(PORT)
 run: $(VENV)/.runtime
+	@scripts/check-run port $(HOST) $(PORT)
 	$(BIN)/flask --app webshop init-db
-	$(BIN)/gunicorn -c gunicorn.conf.py
+	GUNICORN_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py
 
 ## make test: install test dependencies (Debian chromium, postgresql, nginx, wrk when missing) and run every test
 test: $(VENV)/.dev test-deps
