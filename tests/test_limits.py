@@ -1,6 +1,9 @@
 """Abuse limits per client: forms, chat, staff sign-in and your-data links (Flask-Limiter)."""
 
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -149,3 +152,21 @@ def test_limits_are_on_by_default_in_memory_and_configurable_from_the_environmen
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+def test_flask_limiter_command_lists_the_limits_of_every_limited_view(tmp_path):
+    """`flask limiter limits`, the operator's view of what is limited, works from a plain install."""
+    env = {
+        **os.environ,
+        "FLASK_SECRET_KEY": "cli-test-key",
+        "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+        "COLUMNS": "200",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "webshop", "limiter", "limits"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "staff.login: /admin/login" in result.stdout
+    assert "10 per 1 minute" in result.stdout and "50 per 1 hour" in result.stdout
+    assert "my_data.request_link: /my-data/link" in result.stdout
