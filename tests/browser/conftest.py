@@ -5,7 +5,9 @@ in a thread on 127.0.0.1. Browser tests use SQLite only; the database
 behaviour itself is covered on both databases by the other tests.
 """
 
+import shutil
 import threading
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
@@ -42,10 +44,9 @@ def live_config():
     return {}
 
 
-@pytest.fixture
-def live_server(sqlite_template, instance_path, live_config):
-    import shutil
-
+@contextmanager
+def serving(sqlite_template, instance_path, config):
+    """The real app on a copy of the seeded SQLite file, served by werkzeug in a thread."""
     db_file = instance_path / "webshop.sqlite3"
     shutil.copy(sqlite_template, db_file)
     app = create_app(
@@ -54,18 +55,26 @@ def live_server(sqlite_template, instance_path, live_config):
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}",
             "RDNS_ENABLED": False,
             "RATELIMIT_ENABLED": False,
-            **live_config,
+            **config,
         },
         instance_path=str(instance_path),
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}", app=app, instance_path=instance_path)
-    server.shutdown()
-    thread.join(timeout=5)
-    with app.app_context():
-        db.engine.dispose()
+    try:
+        yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}", app=app, instance_path=instance_path)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def live_server(sqlite_template, instance_path, live_config):
+    with serving(sqlite_template, instance_path, live_config) as server:
+        yield server
 
 
 @pytest.fixture
