@@ -12,7 +12,8 @@ The pages are imported in :func:`init_app`, not here: the forms import
 
 
 def init_app(app):
-    from . import p3p, pages
+    from . import p3p, pages, source
 
     p3p.init_app(app)
     app.register_blueprint(pages.bp)
+    source.init_app(app)
