@@ -4,19 +4,20 @@ import html
 import re
 import time
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import event, select
 
 from tests.dns_server import LoopbackDNS
-from tests.forms import product_id
-from tests.helpers import submit
+from tests.forms import outbox, product_id
+from tests.helpers import csrf_token_from, submit
 from webshop import visits
 from webshop.db import db
-from webshop.models import Submission, Subscription, new_receipt_id, utcnow
+from webshop.models import Submission, new_receipt_id, utcnow
 from webshop.privacy.models import AccessLink
 from webshop.privacy.policy import POLICY_VERSION
-from webshop.sharing import LedgerEntry, LedgerItem, Recipient, shareable_submissions
+from webshop.sharing import SHARING, LedgerEntry, LedgerItem, Recipient, exclusions, shareable_submissions
 from webshop.signing import serializer
 from webshop.staff.models import Notice, NoticeDelivery
 from webshop.visits.models import Visit
@@ -250,8 +251,9 @@ class TestWithoutVisitRecording:
 
 def test_sharing_panel_counts_the_ledger_and_names_the_recipients(app, client):
     with app.app_context():
-        open_one = add_submission("contact", email="x@example.org")
-        add_submission("contact", email="y@example.org", no_share=True)
+        open_one = add_submission("contact", email="x@example.org", proven_at=utcnow())
+        add_submission("contact", email="y@example.org", no_share=True, proven_at=utcnow())
+        add_submission("contact", email="z@example.org")  # sent by someone who never proved the address
         acme = Recipient(name="Acme Partners", kind=Recipient.AFFILIATE)
         db.session.add_all([acme, Recipient(name="Zed Mail", kind=Recipient.THIRD_PARTY)])
         db.session.flush()
@@ -268,12 +270,25 @@ def test_sharing_panel_counts_the_ledger_and_names_the_recipients(app, client):
         db.session.commit()
         shareable = len(db.session.execute(shareable_submissions()).scalars().all())
     page = policy(client)
+    listed = section(page, "sharing").split('id="evidence-sharing-rule"')[1].split("</ul>")[0]
+    rule = re.findall(r"<li>(.*?)</li>", listed)
+    # The panel lists the rule the export applies, word for word.
+    assert [html.unescape(item) for item in rule] == [exclusion.reason for exclusion in exclusions(SHARING)]
+    assert "whoever sent it has not proven the address is theirs" in element(page, "evidence-sharing-rule")
     assert element(page, "evidence-ledger") == "2 export(s), 2 record(s) in all"
     assert element(page, "evidence-shareable") == str(shareable) == "1"
     assert (
         element(page, "evidence-recipients")
         == "Acme Partners (affiliate, 2 export(s)); Zed Mail (third party, 0 export(s))"
     )
+
+
+def follow_confirmation(client, app, email):
+    """Press the button behind the newsletter link mailed to ``email`` (the newest one)."""
+    [entry, *_] = [m for m in outbox(app) if m.to == email and "newsletter/confirm/" in m.text]
+    path = urlsplit(re.search(r"https?://\S+/newsletter/confirm/\S+", entry.text).group(0)).path
+    page = client.get(path).get_data(as_text=True)
+    assert client.post(path, data={"csrf_token": csrf_token_from(page)}).status_code == 200
 
 
 def test_tour_shows_why_this_browsers_signup_would_be_left_out_of_exports(app, client):
@@ -288,31 +303,29 @@ def test_tour_shows_why_this_browsers_signup_would_be_left_out_of_exports(app, c
     assert (
         f"Your newsletter signup #{jane_id} (j***@example.org" in live
         and 'would be excluded from exports because: "don\'t share" was ticked on it; '
-        "its newsletter address is not confirmed"
+        "whoever sent it has not proven the address is theirs"
         in live
     )
     assert f"signup #{joe_id}" in live
+    assert "not confirmed" not in live  # the address's state is not shown to this browser
 
-    with app.app_context():  # joe confirms: his signup becomes shareable, jane's box still keeps hers out
-        subscription = db.session.execute(
-            select(Subscription).where(Subscription.email == "joe@example.org")
-        ).scalar_one()
-        subscription.status = Subscription.CONFIRMED
-        db.session.commit()
+    follow_confirmation(client, app, "joe@example.org")  # joe's own link: his signup becomes shareable
+    with app.app_context():
         allowed = {s.id for s in db.session.execute(shareable_submissions()).scalars()}
     assert allowed == {joe_id}
     live = text_of(
         client.get("/privacy/tour").get_data(as_text=True).split('id="live-newsletter"')[1].split("</div>")[0]
     )
-    joe_line = live[live.index(f"#{joe_id}") :]
-    assert "would be included in a marketing export made now" in joe_line.split("Your newsletter signup")[0]
+    joe_line = live[live.index(f"#{joe_id}") :].split("Your newsletter signup")[0]
+    # Nothing on joe's signup keeps it out; what his address says is for his "your data" session only.
+    assert "would be included in a marketing export made now unless its address's own state says no" in joe_line
     jane_line = live[live.index(f"#{jane_id}") :]
     assert 'would be excluded from exports because: "don\'t share" was ticked on it;' in jane_line
     sharing = element(client.get("/privacy/tour").get_data(as_text=True), "live-sharing")
-    assert "an export made now would hold 1 record(s), 1 of them yours (of 2 you sent)" in sharing
+    assert "an export made now would hold 1 record(s), 0 of them yours, 1 more unless" in sharing
 
 
-def test_other_sources_panel_counts_addresses_with_records_from_several_forms(app, client):
+def test_other_sources_figure_moves_the_same_for_a_known_and_a_new_address(app, client):
     with app.app_context():
         add_submission("newsletter", email="a@example.org")
         add_submission("registration", email="a@example.org")
@@ -323,15 +336,21 @@ def test_other_sources_panel_counts_addresses_with_records_from_several_forms(ap
         db.session.commit()
         link_id = link.id
     page = policy(client)
-    assert "under 2 email address(es); 1 of them have records from more than one form" in element(
-        page, "evidence-other-sources"
-    )
+    assert element(page, "evidence-other-sources").startswith("4 of the submissions we hold carry an email address.")
     assert "evidence-granted" not in page  # nothing under an address without the mailed link
+    stranger = app.test_client()
+    figures = []
+    for email in ("a@example.org", "new@example.org"):  # one more submission: a known address, then a new one
+        before = element(policy(stranger), "evidence-other-sources")
+        response = submit(stranger, "/newsletter", {"email": email, "topics": ["offers"]})
+        assert response.status_code == 303
+        figures.append((before.split()[0], element(policy(stranger), "evidence-other-sources").split()[0]))
+    assert figures == [("4", "5"), ("5", "6")]
     with client.session_transaction() as session:
         session["my_data"] = {"link": link_id, "key": "n" * 32}
     granted = element(policy(client), "evidence-granted")
     assert granted.startswith("Under a***@example.org, which this browser opened:")
-    assert "1 × Newsletter" in granted and "2 × Product registration" in granted
+    assert "2 × Newsletter" in granted and "2 × Product registration" in granted
 
 
 def test_consent_panel_compares_the_acknowledged_version_with_the_current_one(app, client):

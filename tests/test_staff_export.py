@@ -52,6 +52,7 @@ records = st.lists(
             "no_marketing": st.booleans(),
             "blocking": st.booleans(),
             "erased": st.booleans(),
+            "proven": st.booleans(),
         }
     ),
     max_size=10,
@@ -67,7 +68,7 @@ worlds = st.tuples(records, st.lists(per_address, min_size=3, max_size=3))
 
 def may_be_shared(record, address) -> bool:
     """SPEC §4 written out again, independently of webshop.sharing."""
-    if record["email"] is None:
+    if record["email"] is None or not record["proven"]:
         return False
     if record["no_share"] or record["blocking"] or record["erased"]:
         return False
@@ -79,9 +80,10 @@ def may_be_shared(record, address) -> bool:
 
 
 def may_get_notices(signup, address) -> bool:
-    """A confirmed address whose confirmed signup allows marketing and whose preference does too."""
+    """A confirmed address whose proven signup allows marketing and whose preference does too."""
     return (
         address["status"] == Subscription.CONFIRMED
+        and signup["proven"]
         and not (signup["no_marketing"] or signup["blocking"] or signup["erased"])
         and not (address["preference"] and address["preference"][1])
     )
@@ -106,6 +108,7 @@ def store_world(record_list, addresses) -> tuple[dict[str, int], dict[str, str]]
             no_marketing=record["no_marketing"],
             blocking_signal=record["blocking"],
             erased_at=utcnow() if record["erased"] else None,
+            proven_at=utcnow() if record["proven"] else None,
         )
         db.session.add(row)
         db.session.flush()
@@ -176,11 +179,12 @@ def test_no_export_ever_holds_a_record_an_exclusion_rule_covers(app, client, wor
 
 @pytest.fixture
 def shared_world(app):
-    """Two records that may be shared and three that may not, with their ids."""
+    """Two records that may be shared (sent with "your data" open) and four that may not, with their ids."""
     with app.app_context():
         rows = {
-            "order": submission("order", "ann@example.org", name="Ann"),
-            "survey": submission("survey", "ben@example.org", name="=HYPERLINK(1)"),
+            "order": submission("order", "ann@example.org", name="Ann", proven_at=utcnow()),
+            "survey": submission("survey", "ben@example.org", name="=HYPERLINK(1)", proven_at=utcnow()),
+            "unproven": submission("survey", "fay@example.org", name="Fay"),
             "no_share": submission("contact", "cat@example.org", name="Cat", no_share=True),
             "blocking": submission("board", "dan@example.org", name="Dan", no_share=True, blocking_signal=True),
             "pending": submission("newsletter", "eve@example.org"),

@@ -8,13 +8,15 @@ from tests.helpers import csrf_token_from, submit
 from tests.smtp_server import smtp_server  # noqa: F401 (fixture)
 from tests.staff import signed_in, submission
 from webshop.db import db
-from webshop.models import AuditEvent, EmailPreference, Subscription, utcnow
+from webshop.models import AuditEvent, EmailPreference, Submission, Subscription, utcnow
 from webshop.staff.models import NoticeDelivery
 
 ALLOWED = ["ok1@example.org", "ok2@example.org", "ok3@example.org"]
 
 
 def subscriber(email, status=Subscription.CONFIRMED, **signup):
+    """A subscription and its signup, proven unless it is still pending (its link not followed)."""
+    signup.setdefault("proven_at", None if status == Subscription.PENDING else utcnow())
     row = submission("newsletter", email, **signup)
     db.session.add(row)
     db.session.flush()
@@ -92,9 +94,12 @@ class TestThroughSMTP:
         notice_url = compose(client)
         send(client, notice_url)
         send(client, notice_url)
-        with app.app_context():
+        with app.app_context():  # what following the signup's own link does
             db.session.execute(
                 db.update(Subscription).where(Subscription.email == "pending@example.org").values(status="confirmed")
+            )
+            db.session.execute(
+                db.update(Submission).where(Submission.email == "pending@example.org").values(proven_at=utcnow())
             )
             db.session.commit()
         assert "Sent to 3 of 4 subscribers." in client.get(notice_url).get_data(as_text=True)

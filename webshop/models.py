@@ -71,6 +71,12 @@ class Submission(db.Model):
     visitor_id: Mapped[str | None] = mapped_column(String(64))
     policy_version: Mapped[str] = mapped_column(String(20))
     erased_at: Mapped[datetime | None]
+    # When whoever sent it proved the address is theirs: they followed the
+    # link mailed for this very submission, or their browser opened "your
+    # data" for that address (before or after sending it). Without it the submission never leaves the store
+    # nor reaches marketing (webshop.sharing), and its visits are not joined
+    # to the address's records.
+    proven_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_submission_email", "email"),

@@ -4,7 +4,8 @@ A signup stores a submission and sends a confirmation link: signed,
 time-limited (``NEWSLETTER_CONFIRM_MAX_AGE`` seconds) and single-use,
 because it carries the subscription's current nonce, which confirming
 clears and every new signup replaces. Nothing is mailed to the address
-until that link is used. The page answers every signup the same way, so it
+until that link is used, and using it is what proves the signup's address
+(``Submission.proven_at``) for sharing and marketing. The page answers every signup the same way, so it
 does not reveal whether an address is already subscribed; one address has
 one subscription however often it signs up.
 
@@ -132,7 +133,9 @@ def request_subscription(email: str, submission: Submission) -> Subscription:
     """The address's one subscription, given a fresh confirmation nonce.
 
     A confirmed subscription stays confirmed (a signup by someone else must
-    not end it); its topics change only when the new link is used.
+    not end it) and keeps the signup that was confirmed: its topics and
+    the choices that govern mail to it change only when the new link is
+    used. Until then the new signup is pending, like any unproven one.
     """
     subscription = find_subscription(email)
     if subscription is None:
@@ -214,7 +217,11 @@ def confirm(token):
     subscription, submission = found
     topics = [TOPIC_NAMES[t] for t in submission.fields["topics"]]
     return render_template(
-        "newsletter/confirm.html", email=mask_email(subscription.email), topics=topics, token=token
+        "newsletter/confirm.html",
+        email=mask_email(subscription.email),
+        topics=topics,
+        token=token,
+        submission=submission,
     )
 
 
@@ -226,6 +233,7 @@ def confirm_post(token):
     subscription, submission = found
     # Clearing the nonce only where it is still the one in the link makes
     # the link single-use even when it is sent twice at the same moment.
+    now = utcnow()
     used = db.session.execute(
         db.update(Subscription)
         .where(Subscription.id == subscription.id, Subscription.confirm_nonce == subscription.confirm_nonce)
@@ -234,13 +242,20 @@ def confirm_post(token):
             status=Subscription.CONFIRMED,
             topics=list(submission.fields["topics"]),
             submission_id=submission.id,
-            confirmed_at=utcnow(),
+            confirmed_at=now,
             unsubscribed_at=None,
         )
     )
     if used.rowcount != 1:
         db.session.rollback()
         return invalid_link()
+    # Following the link mailed for this signup proves its address, for this
+    # signup alone: it may now be used as its own boxes allow.
+    db.session.execute(
+        db.update(Submission)
+        .where(Submission.id == submission.id, Submission.proven_at.is_(None))
+        .values(proven_at=now)
+    )
     db.session.commit()
     db.session.refresh(subscription)
     topics = [TOPIC_NAMES[t] for t in subscription.topics]

@@ -32,6 +32,7 @@ from . import mail
 from .db import db
 from .models import Submission, new_receipt_id
 from .privacy.policy import POLICY_VERSION
+from .sharing import session_proof
 from .visits.client import current_client
 
 NO_MARKETING_LABEL = "Don't use this for marketing"
@@ -204,6 +205,7 @@ def record_submission(
         domain_confirmed=client.domain_confirmed,
         visitor_id=client.visitor_id,
         policy_version=POLICY_VERSION,
+        proven_at=session_proof(email or None),
     )
     db.session.add(submission)
     return submission

@@ -14,13 +14,17 @@ from sqlalchemy import case, func, or_, select
 
 from .. import visits
 from ..db import db
-from ..models import EmailPreference, Submission, Subscription, utcnow
+from ..models import Submission, utcnow
 from ..popular import popular_now
 from ..sharing import (
+    MARKETING,
+    SHARING,
+    Exclusion,
     LedgerEntry,
     Recipient,
+    exclusions,
+    exclusions_holding,
     ledger_for,
-    marketable_submissions,
     notice_audience,
     shareable_submissions,
 )
@@ -107,10 +111,16 @@ def recent_visits(visitor_id: str | None, limit: int = RECENT_VISITS) -> tuple[i
 
 @dataclass
 class Verdict:
-    """Whether a submission would go into a marketing export made now, and why not."""
+    """Whether a submission would go into a marketing export made now, and why not.
 
-    shareable: bool
-    marketable: bool
+    ``shareable`` and ``marketable`` are None when nothing about the
+    submission itself excludes it and only its address's state would decide
+    (its newsletter subscription, its "your data" preferences), while this
+    browser has not proved the address: that state is not shown to it.
+    """
+
+    shareable: bool | None
+    marketable: bool | None
     share_reasons: list[str] = field(default_factory=list)
     marketing_reasons: list[str] = field(default_factory=list)
 
@@ -129,59 +139,36 @@ def browser_submissions(visitor_id: str | None, limit: int = BROWSER_SUBMISSIONS
     )
 
 
-def allowed_ids(query, ids: list[int]):
-    """The ids among ``ids`` that a sharing-rule query lets through."""
-    return query.with_only_columns(Submission.id).where(Submission.id.in_(ids))
+def judge(holding: list[Exclusion], address_shown: bool) -> tuple[bool | None, list[str]]:
+    """Allowed or not, and the reasons in words; rules about the address count only where it is shown."""
+    if address_shown:
+        return not holding, [rule.reason for rule in holding]
+    own = [rule.reason for rule in holding if not rule.about_address]
+    return (False, own) if own else (None, [])
 
 
 def verdicts(submissions: list[Submission]) -> dict[int, Verdict]:
-    """For each submission, the live answer of the sharing rules and the rules that apply.
+    """For each submission, the live answer of the sharing rules and the rules that hold.
 
-    Whether it is shareable or marketable comes from the very queries the
-    export and the notices use (:mod:`webshop.sharing`); the reasons name
-    which of those rules holds for it.
+    Both come from the very conditions the export and the notices use
+    (:func:`webshop.sharing.exclusions`), evaluated in one query per use.
+    What they say about an address is shown only to a browser that has
+    "your data" open for it (:func:`judge`).
     """
+    from .my_data import current_grant
+
     if not submissions:
         return {}
     ids = [s.id for s in submissions]
-    emails = sorted({s.email for s in submissions if s.email})
-    shareable = set(db.session.execute(allowed_ids(shareable_submissions(), ids)).scalars())
-    marketable = set(db.session.execute(allowed_ids(marketable_submissions(), ids)).scalars())
-    confirmed, preferences = set(), {}
-    if emails:
-        confirmed = set(
-            db.session.execute(
-                select(Subscription.email).where(
-                    Subscription.email.in_(emails), Subscription.status == Subscription.CONFIRMED
-                )
-            ).scalars()
-        )
-        preferences = {
-            p.email: p
-            for p in db.session.execute(select(EmailPreference).where(EmailPreference.email.in_(emails))).scalars()
-        }
+    sharing = exclusions_holding(SHARING, ids)
+    marketing = exclusions_holding(MARKETING, ids)
+    grant = current_grant()
     found = {}
     for s in submissions:
-        common = []
-        if s.blocking_signal:
-            common.append("it came with a blocking signal (Global Privacy Control or Do Not Track)")
-        if not s.email:
-            common.append("it carries no email address, so there is nothing to put on a list")
-        if s.kind == "newsletter" and s.email and s.email not in confirmed:
-            common.append("its newsletter address is not confirmed (or was unsubscribed)")
-        preference = preferences.get(s.email)
-        share_reasons = (['"don\'t share" was ticked on it'] if s.no_share and not s.blocking_signal else []) + common
-        marketing_reasons = (['"don\'t use for marketing" was ticked on it'] if s.no_marketing else []) + common
-        if preference and preference.sharing_off:
-            share_reasons.append('its address turned sharing off on "your data"')
-        if preference and preference.marketing_off:
-            marketing_reasons.append('its address turned marketing off on "your data"')
-        found[s.id] = Verdict(
-            shareable=s.id in shareable,
-            marketable=s.id in marketable,
-            share_reasons=share_reasons,
-            marketing_reasons=marketing_reasons,
-        )
+        address_shown = grant is not None and s.email is not None and s.email == grant.email
+        shareable, share_reasons = judge(sharing.get(s.id, []), address_shown)
+        marketable, marketing_reasons = judge(marketing.get(s.id, []), address_shown)
+        found[s.id] = Verdict(shareable, marketable, share_reasons, marketing_reasons)
     return found
 
 
@@ -301,6 +288,7 @@ class SharingSummary:
     records: int
     shareable_now: int
     recipients: list[tuple[str, str, int]]  # name, kind, exports
+    rule: list[Exclusion]  # the default-deny rule the export applies, as written in webshop.sharing
 
 
 def sharing_summary() -> SharingSummary:
@@ -319,7 +307,7 @@ def sharing_summary() -> SharingSummary:
         .group_by(Recipient.id, Recipient.name, Recipient.kind)
         .order_by(Recipient.name)
     ).all()
-    return SharingSummary(entries, records, now, [tuple(r) for r in recipients])
+    return SharingSummary(entries, records, now, [tuple(r) for r in recipients], exclusions(SHARING))
 
 
 # --- Other sources -------------------------------------------------------------------------------
@@ -327,31 +315,28 @@ def sharing_summary() -> SharingSummary:
 
 @dataclass(frozen=True)
 class OtherSources:
-    addresses: int  # addresses with records
-    multi_form_addresses: int  # addresses with records from more than one form
+    with_address: int  # submissions held that carry an email address
     granted_email: str | None  # masked; only when this browser opened "your data"
     granted_kinds: list[tuple[str, int]]
 
 
 def other_sources() -> OtherSources:
-    """How often one address holds records from several forms; this address's, once opened.
+    """How many submissions carry an address; this address's records by form, once opened.
 
-    Records under an address are shown only to a browser that opened "your
-    data" through the mailed link, never for an address merely typed into a
-    form here, so the page cannot be used to learn what is held about
-    someone else.
+    The public figure counts submissions, not addresses: any submission with
+    an address moves it by exactly one, whether the address was known before
+    or not, so it cannot be used to test an address. (A count of distinct
+    addresses, or of addresses with records from several forms, would stay
+    put for a known address and move for a new one, however it was rounded
+    near a bucket's edge.) Records under an address are shown only to a
+    browser that opened "your data" through the mailed link, never for an
+    address merely typed into a form here.
     """
     from .my_data import current_grant
 
-    per_address = (
-        select(Submission.email, func.count(func.distinct(Submission.kind)).label("kinds"))
-        .where(Submission.email.is_not(None), Submission.erased_at.is_(None))
-        .group_by(Submission.email)
-        .subquery()
-    )
-    addresses, multi = db.session.execute(
-        select(func.count(), count_if(per_address.c.kinds > 1)).select_from(per_address)
-    ).one()
+    with_address = db.session.execute(
+        select(func.count()).where(Submission.email.is_not(None), Submission.erased_at.is_(None))
+    ).scalar_one()
     grant = current_grant()
     kinds = []
     if grant is not None:
@@ -361,7 +346,7 @@ def other_sources() -> OtherSources:
             .group_by(Submission.kind)
         ).all()
         kinds = [(FORM_KINDS[k].service if k in FORM_KINDS else k, n) for k, n in rows]
-    return OtherSources(addresses, multi, mask_email(grant.email) if grant else None, kinds)
+    return OtherSources(with_address, mask_email(grant.email) if grant else None, kinds)
 
 
 # --- Consent -------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 them: orders, product registrations, board posts, chat messages, the
 newsletter subscription, the address's preferences going forward, the
 sharing-ledger entries that included them, and the visits linked through
-their visitor ids.
+the visitor ids of those whose sender proved the address.
 
 Every change writes an audit line holding ids and counts, never the
 address or anything else personal.
@@ -57,6 +57,11 @@ class Record:
     registration: ProductRegistration | None = None
     post: BoardPost | None = None
     message: ChatMessage | None = None
+
+    @property
+    def proven(self) -> bool:
+        """Whether whoever sent it proved the address; if not, what came with it is someone else's."""
+        return self.submission.proven_at is not None
 
 
 @dataclass
@@ -140,7 +145,12 @@ def _ids_in(query, ids: list[int]) -> set[int]:
 
 
 def gather(email: str) -> Holdings:
-    """Everything held under ``email`` that has not been erased."""
+    """Everything held under ``email`` that has not been erased.
+
+    Every submission carrying the address is listed, but the visits (and,
+    in the download, the request context) of one whose sender did not prove
+    the address are left out: they belong to whoever typed it.
+    """
     submissions = (
         db.session.execute(_submissions_under(email).order_by(Submission.created_at, Submission.id))
         .scalars()
@@ -176,7 +186,10 @@ def gather(email: str) -> Holdings:
         records=records,
         subscription=subscription,
         preference=db.session.get(EmailPreference, email),
-        trails=trails_for(s.visitor_id for s in submissions if s.visitor_id),
+        # Visits join the address only through submissions whose sender proved
+        # it: anyone can type an address into a form, and their browser's
+        # visits are theirs, not the address owner's.
+        trails=trails_for(s.visitor_id for s in submissions if s.visitor_id and s.proven_at is not None),
     )
 
 
@@ -351,15 +364,22 @@ def _record(record: Record) -> dict:
         "fields": s.fields,
         "choices": {"noMarketing": s.no_marketing, "noShare": s.no_share},
         "blockingSignal": s.blocking_signal,
-        "recorded": {
-            "ip": s.ip,
-            "domain": s.domain,
-            "domainConfirmed": s.domain_confirmed,
-            "visitorId": s.visitor_id,
-        },
+        "recorded": (
+            {
+                "ip": s.ip,
+                "domain": s.domain,
+                "domainConfirmed": s.domain_confirmed,
+                "visitorId": s.visitor_id,
+            }
+            if record.proven
+            else None
+        ),
+        "addressProven": record.proven,
         "policyVersion": s.policy_version,
         "sharedWith": [_ledger(entry) for entry in record.ledger],
-        "receipt": receipt_data(s),
+        # The receipt (and its link) shows the request that carried it: the
+        # sender's, not the address owner's, until the address is proven.
+        "receipt": receipt_data(s) if record.proven else None,
     }
     if record.order:
         order = record.order

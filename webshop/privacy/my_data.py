@@ -42,6 +42,7 @@ from .. import mail, visits
 from ..cart import private_page
 from ..db import db
 from ..models import Submission, audit, utcnow
+from ..sharing import prove_browser_submissions
 from ..signing import serializer
 from ..submissions import email_field, text_field
 from ..visits.client import current_client
@@ -294,6 +295,7 @@ def open_link_post(token):
     if key is None:
         return invalid_link()
     audit("visitor", "my-data.opened", link=link.id)
+    prove_browser_submissions(link.email, current_client().visitor_id)
     db.session.commit()
     session[SESSION_KEY] = {"link": link.id, "key": key}
     return redirect(url_for("my_data.everything"), code=303)
@@ -344,6 +346,7 @@ def visits_of_submission(visitor_id):
             Submission.email == g.my_data_link.email,
             Submission.erased_at.is_(None),
             Submission.visitor_id == visitor_id,
+            Submission.proven_at.is_not(None),  # visits join an address only through proven submissions
         )
     ).first()
     if owned is None:

@@ -61,7 +61,13 @@ CLAUSES = [
         "We may pass information to organisations we are affiliated with and to "
         "other companies, for example for their marketing. Nothing you marked "
         "\"don't share\" is ever passed on, and every time we pass anything on we "
-        "write it in a ledger you can read.",
+        "write it in a ledger you can read. We share or use for marketing only "
+        "what was sent by someone who proved the address is theirs: a newsletter "
+        "signup once the link we mail for it is followed, anything else only if the "
+        "browser that sent it opened \"your data\" for that address, with the link we "
+        "mail to it, before or after sending it. So an address typed "
+        "into a survey, a product registration or another form by anyone else is "
+        "never shared or used for marketing.",
     ),
     Clause(
         "opt-out",

@@ -45,6 +45,7 @@ def refs(path: str, *names: str) -> tuple[CodeRef, ...]:
 
 
 EVIDENCE = "tests/test_policy_evidence.py"
+PROOF = "tests/test_address_proof.py"
 TOUR = "tests/browser/test_tour.py::test_a_reviewer_walks_the_whole_tour"
 
 PRACTICES: dict[str, Practice] = {
@@ -168,17 +169,26 @@ PRACTICES: dict[str, Practice] = {
             "sharing",
             features=(
                 "Default-deny marketing export per recipient",
+                "Only submissions whose sender proved the address are shared or mailed: a newsletter signup "
+                "once its own confirmation link is followed, any other form only when the browser that sent it "
+                "opened \"your data\" for that address; survey, registration and other addresses are "
+                "otherwise never shared",
                 "A sharing ledger entry for every export, naming exactly which submissions went where",
+                "The policy page shows an address's subscription and preferences only to its your-data session",
             ),
             routes=("/admin/export", "/admin/ledger", "/admin/recipients"),
             code=(
-                *refs("webshop/sharing.py", "shareable_submissions", "record_export", "ledger_for"),
+                *refs("webshop/sharing.py", "exclusions", "shareable_submissions", "record_export", "ledger_for"),
+                *refs("webshop/newsletter.py", "confirm_post"),
                 *refs("webshop/staff/export.py", "run_export"),
                 *refs("webshop/privacy/evidence.py", "sharing_summary", "verdicts"),
             ),
             tests=(
                 "tests/test_staff_export.py::test_no_export_ever_holds_a_record_an_exclusion_rule_covers",
                 "tests/test_staff_export.py::test_web_export_writes_one_exact_ledger_entry_and_an_audit_line",
+                f"{PROOF}::TestSharingNeedsProofOfThatSubmission::test_a_stranger_cannot_make_a_confirmed_address_shareable",
+                f"{PROOF}::TestSharingNeedsProofOfThatSubmission::test_a_later_signup_is_pending_until_its_own_link_is_followed",
+                f"{PROOF}::test_the_policy_page_tells_a_stranger_nothing_about_another_address",
                 f"{EVIDENCE}::test_sharing_panel_counts_the_ledger_and_names_the_recipients",
                 f"{EVIDENCE}::test_tour_shows_why_this_browsers_signup_would_be_left_out_of_exports",
             ),
@@ -207,7 +217,11 @@ PRACTICES: dict[str, Practice] = {
         ),
         Practice(
             "other-sources",
-            features=('"Your data" shows every record under an address, from every form, each with its own choices',),
+            features=(
+                '"Your data" shows every record under an address, from every form, each with its own choices',
+                "Visits, request details and receipts join an address only through submissions whose sender "
+                "proved it; a stranger who typed the address is not shown to its owner",
+            ),
             routes=("/my-data", "/my-data/email"),
             code=(
                 *refs("webshop/privacy/holdings.py", "gather"),
@@ -218,7 +232,8 @@ PRACTICES: dict[str, Practice] = {
                 "tests/test_my_data.py::test_the_link_shows_every_submission_of_every_kind_with_its_details",
                 "tests/test_my_data.py::test_each_submission_shows_its_own_choices",
                 "tests/test_my_data.py::test_turning_sharing_back_on_never_overrides_a_box_ticked_on_a_form",
-                f"{EVIDENCE}::test_other_sources_panel_counts_addresses_with_records_from_several_forms",
+                f"{EVIDENCE}::test_other_sources_figure_moves_the_same_for_a_known_and_a_new_address",
+                f"{PROOF}::test_a_strangers_visits_never_join_the_address_they_typed",
             ),
         ),
         Practice(
