@@ -55,6 +55,43 @@ def test_order_confirmation_page_shows_no_personal_details(client, app):
     assert "grace@example.org" not in page and "Compiler Court" not in page
 
 
+def test_an_order_page_opens_only_in_the_browser_that_placed_it(client, app):
+    add(client, app, "aurora-x1")
+    location = submit(client, "/checkout", GOOD).headers["Location"]
+    (order,) = orders(app)
+    own = client.get(location).get_data(as_text=True)
+    assert order.number in own and "Aurora X1 Phone" in own and "/receipt/" in own
+    copier = app.test_client()  # holds copies of every cookie of the buyer's but the session
+    for name in ("cart", "consent", "visitor"):
+        if cookie := client.get_cookie(name):
+            copier.set_cookie(name, cookie.value)
+    for stranger in (app.test_client(), copier):
+        page = stranger.get(location)
+        html = page.get_data(as_text=True)
+        assert page.status_code == 404
+        for detail in ("Grace", "grace@", "g***@", "Compiler Court", "Aurora X1", "/receipt/", "order-number"):
+            assert detail not in html, detail
+        # An unknown number gets the same answer, so a stranger cannot tell which numbers exist.
+        unknown = stranger.get("/order/WS-000000000000")
+        assert unknown.status_code == 404 and "This order is not shown here" in html
+        assert "This order is not shown here" in unknown.get_data(as_text=True)
+
+
+def test_an_order_page_opens_through_your_data_for_its_address(client, app):
+    from tests.test_my_data import open_access
+
+    add(client, app, "aurora-x1")
+    location = submit(client, "/checkout", GOOD).headers["Location"]
+    owner_elsewhere = app.test_client()
+    assert owner_elsewhere.get(location).status_code == 404
+    open_access(owner_elsewhere, app, GOOD["email"])
+    page = owner_elsewhere.get(location)
+    assert page.status_code == 200 and "Aurora X1 Phone" in page.get_data(as_text=True)
+    someone_else = app.test_client()
+    open_access(someone_else, app, "someone.else@example.org")
+    assert someone_else.get(location).status_code == 404
+
+
 def test_opt_out_boxes_are_unticked_by_default_and_stored_with_the_order(client, app):
     add(client, app, "aurora-x1")
     form = client.get("/checkout").get_data(as_text=True)

@@ -417,6 +417,8 @@ def test_a_new_email_changes_nothing_until_confirmed_from_the_new_address(client
     assert "jane.new" not in json.dumps([d for _, d in audit_lines(app, "my-data.email-change-requested")])
 
     path = path_in(CHANGE_LINK, mail)
+    confirm_page = client.get(path).get_data(as_text=True)
+    assert "7 submission(s) and 1 order(s)" in confirm_page and "j***@example.org to j***@example.org" in confirm_page
     confirmed = press_button(client, path)
     assert confirmed.status_code == 303
     assert rows(app, Submission, Submission.email == JANE) == []
@@ -428,11 +430,52 @@ def test_a_new_email_changes_nothing_until_confirmed_from_the_new_address(client
     # Mail already sent to the old address can no longer unsubscribe the new one.
     assert app.test_client().post(old_unsubscribe).status_code == 400
     assert rows(app, Subscription)[0].status == "confirmed"
-    html = client.get("/my-data/email").get_data(as_text=True)
+    # The grant proved the old address only: it has ended, and the new address takes its own link.
+    assert client.get("/my-data/email").headers["Location"] == "/my-data#by-email"
+    html = open_access(client, app, "jane.new@example.org").get_data(as_text=True)
     assert '<span id="held-email">jane.new@example.org</span>' in html
     assert press_button(client, path).status_code == 400  # the link worked once
     [(_, detail)] = audit_lines(app, "my-data.email-changed")
-    assert detail == {"submissions": 7, "orders": 1}
+    assert detail == {"submissions": 7, "orders": 1, "links_ended": 2}  # the grant and the change link
+
+
+VICTIM = "victor@example.net"
+VICTIM_NAME = "Victor Owner"
+VICTIM_ADDRESS = "9 Victim Road, Elsewhere 1234"
+
+
+def test_moving_to_someone_elses_address_never_shows_their_records(client, app):
+    victim = app.test_client()
+    checkout = next(case for case in FORMS if case.kind == "order")
+    placed = send(victim, app, checkout, email=VICTIM, name=VICTIM_NAME, address=VICTIM_ADDRESS)
+    assert placed.status_code == 303
+    contact = next(case for case in FORMS if case.kind == "contact")
+    assert send(client, app, contact).status_code == 303  # the attacker's one record, under their own address
+    first_link = access_path(client, app)
+    assert press_button(client, first_link).status_code == 303
+    response = post_on_everything(client, "/my-data/email/address", {"new_email": VICTIM})
+    assert response.status_code == 303
+
+    # The victim's mailbox gets the link; the page says what moves where, and hides nothing about the victim.
+    [mail] = mails_to(app, VICTIM, "Confirm your new email address")
+    path = path_in(CHANGE_LINK, mail)
+    page = victim.get(path).get_data(as_text=True)
+    assert "1 submission(s) and 0 order(s)" in page and "j***@example.org to v***@example.net" in page
+    assert "not</strong> shown to" in page and VICTIM_NAME not in page and VICTIM_ADDRESS not in page
+    assert press_button(victim, path).status_code == 303
+    assert len(rows(app, Submission, Submission.email == VICTIM)) == 2
+
+    # The attacker's browser sees nothing of the victim, and its old grant and link open nothing.
+    for url in ("/my-data/email", "/my-data/email/download"):
+        ended = client.get(url)
+        assert VICTIM_NAME not in ended.get_data(as_text=True), url
+        assert ended.status_code == 303 and ended.headers["Location"] == "/my-data#by-email", url
+    for url in ("/my-data", "/privacy"):
+        html = client.get(url).get_data(as_text=True)
+        for secret in (VICTIM_NAME, VICTIM_ADDRESS, VICTIM, "v***@example.net"):
+            assert secret not in html, (url, secret)
+    assert client.get(first_link).status_code == 400
+    assert rows(app, AccessLink, AccessLink.email == JANE) == []
 
 
 def test_changing_to_the_same_address_is_refused(client, app):

@@ -94,7 +94,7 @@ def test_receipt_page_shows_choices_ip_and_policy(client, app):
     assert submission.receipt_id in html
     assert "Use for marketing: <strong>no — you opted out</strong>" in html
     assert "Share with other organisations: <strong>yes</strong>" in html
-    assert '<dd class="recorded-ip">127.0.0.1</dd>' in html
+    assert '<dd class="recorded-ip">127.0.0.0/24</dd>' in html and "127.0.0.1" not in html  # its network only
     assert f'<span class="policy-version">{submission.policy_version}</span>' in html
     assert 'href="http://localhost/privacy"' in html
     assert f'href="/receipt/{submission.receipt_id}.json"' in html

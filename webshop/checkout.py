@@ -1,12 +1,20 @@
-"""Checkout: turns the cart into a fulfillment order at database prices."""
+"""Checkout: turns the cart into a fulfillment order at database prices.
+
+An order's page (``/order/<number>``) is shown only to the browser that
+placed it, whose signed session keeps the numbers of its latest orders, and
+to a "your data" session opened for the order's address. Anyone else, with
+the number or without, gets the same 404 page naming neither the order nor
+the person: the number travels in links, mail and logs, so it proves nothing.
+"""
 
 import secrets
 
-from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask import Blueprint, flash, g, redirect, render_template, session, url_for
 
 from .cart import priced_lines, private_page
 from .db import db
 from .models import Order, OrderLine
+from .privacy.my_data import current_grant
 from .submissions import (
     FormKind,
     PersonalDataForm,
@@ -19,6 +27,9 @@ from .submissions import (
 
 bp = Blueprint("checkout", __name__)
 bp.after_request(private_page)
+
+SESSION_KEY = "orders"
+ORDERS_KEPT = 5  # the session cookie stays small; older order pages open through "your data"
 
 KIND = register_form(
     FormKind(
@@ -90,14 +101,36 @@ def checkout():
         submission.fields["order_number"] = order.number
         db.session.add(order)
         g.cart.clear()
+        remember_order(order.number)
         return complete(submission, next_url=url_for("checkout.placed", number=order.number))
     total = sum(line.total_cents for line in lines)
     return render_template("checkout/form.html", form=form, lines=lines, total_cents=total, kind=KIND)
 
 
+def placed_here() -> list[str]:
+    """The numbers of the latest orders placed in this browser."""
+    kept = session.get(SESSION_KEY)
+    return [n for n in kept if isinstance(n, str)] if isinstance(kept, list) else []
+
+
+def remember_order(number: str) -> None:
+    """Let this browser open the page of the order it just placed."""
+    session[SESSION_KEY] = [*placed_here(), number][-ORDERS_KEPT:]
+
+
+def may_see(order: Order) -> bool:
+    """Whether this request may see ``order``: it placed it, or proved the order's address."""
+    if order.number in placed_here():
+        return True
+    grant = current_grant()
+    return grant is not None and order.email is not None and grant.email == order.email
+
+
 @bp.get("/order/<number>")
 def placed(number):
-    order = db.first_or_404(db.select(Order).where(Order.number == number))
+    order = db.session.execute(db.select(Order).where(Order.number == number[:40])).scalar_one_or_none()
+    if order is None or not may_see(order):
+        return render_template("checkout/not_shown.html"), 404
     return render_template("checkout/placed.html", order=order)
 
 

@@ -59,7 +59,10 @@ REGISTRY = {
                 "for staff, also their sign-in."
             ),
             lifetime="Until you close the browser",
-            contents="A random token and pending notices, signed; for signed-in staff, a random sign-in token.",
+            contents=(
+                "A random token and pending notices, signed; the numbers of the last orders placed in this "
+                "browser, so that only it opens their pages; for signed-in staff, a random sign-in token."
+            ),
             set_when="You open a page with a form, an action leaves a notice, or staff sign in.",
         ),
     ]

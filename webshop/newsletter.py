@@ -28,6 +28,7 @@ from wtforms.validators import InputRequired
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from . import mail
+from .cart import private_page
 from .db import db
 from .models import Submission, Subscription, utcnow
 from .privacy.receipts import mask_email
@@ -43,6 +44,7 @@ from .submissions import (
 )
 
 bp = Blueprint("newsletter", __name__)
+bp.after_request(private_page)  # confirm and unsubscribe pages name the subscriber
 
 TOPIC_NAMES = {
     "new-products": "New products",

@@ -29,6 +29,7 @@ from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from . import mail
+from .cart import private_page
 from .db import db
 from .models import Submission, new_receipt_id
 from .privacy.policy import POLICY_VERSION
@@ -39,6 +40,7 @@ NO_MARKETING_LABEL = "Don't use this for marketing"
 NO_SHARE_LABEL = "Don't share this with other organisations"
 
 bp = Blueprint("submissions", __name__)
+bp.after_request(private_page)  # a confirmation page links to its receipt
 
 
 class PersonalDataForm(FlaskForm):

@@ -29,6 +29,7 @@ SESSION_KEYS = {
     "csrf_token": "An anti-forgery token that proves this site's forms came from this site (not shown here).",
     "_flashes": "Notices waiting to be shown on the next page.",
     "my_data": "That this browser opened \"your data\" through a mailed link, and until when.",
+    "orders": "The numbers of the last orders placed in this browser, so that only it opens their pages.",
 }
 
 

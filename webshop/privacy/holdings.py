@@ -265,12 +265,36 @@ def correct(holdings: Holdings, *, name: str | None, address: str | None) -> dic
     return {"submissions": sorted(changed_submissions), "orders": sorted(changed_orders)}
 
 
+@dataclass(frozen=True)
+class Move:
+    """What a change of address from ``old`` would move: counts only, nothing under the new address."""
+
+    submissions: int
+    orders: int
+    subscription: bool
+
+
+def moving(old: str) -> Move:
+    """What :func:`move_address` would move away from ``old`` if it ran now."""
+    submissions = db.session.execute(
+        select(func.count()).select_from(_submissions_under(old).subquery())
+    ).scalar_one()
+    orders = db.session.execute(select(func.count()).where(Order.email == old)).scalar_one()
+    subscription = db.session.execute(select(Subscription.id).where(Subscription.email == old)).first()
+    return Move(submissions=submissions, orders=orders, subscription=subscription is not None)
+
+
 def move_address(old: str, new: str) -> dict:
     """Move everything under ``old`` to ``new`` (after ``new`` was verified; the caller commits).
 
     When ``new`` already has a newsletter subscription, that one stands and
     the old one ends; preferences are merged so that whatever either
     address turned off stays off.
+
+    Every link and grant of ``old`` ends here, and none is carried over: a
+    grant opens only the address it proved, and the browser that proved
+    ``old`` never proved ``new``, whose earlier records it must not see. To
+    see the moved records it opens a new link mailed to ``new``.
     """
     submissions = db.session.execute(
         update(Submission).where(Submission.email == old).values(email=new)
@@ -307,15 +331,8 @@ def move_address(old: str, new: str) -> dict:
             preference.sharing_off = preference.sharing_off or old_preference.sharing_off
         db.session.delete(old_preference)
 
-    db.session.execute(
-        update(AccessLink)
-        .where(AccessLink.email == old, AccessLink.purpose == AccessLink.ACCESS)
-        .values(email=new)
-    )
-    db.session.execute(
-        delete(AccessLink).where(AccessLink.email == old, AccessLink.purpose == AccessLink.EMAIL_CHANGE)
-    )
-    audit("visitor", "my-data.email-changed", submissions=submissions, orders=orders)
+    ended = db.session.execute(delete(AccessLink).where(AccessLink.email == old)).rowcount
+    audit("visitor", "my-data.email-changed", submissions=submissions, orders=orders, links_ended=ended)
     return {"submissions": submissions, "orders": orders}
 
 

@@ -46,7 +46,7 @@ from ..sharing import prove_browser_submissions
 from ..signing import serializer
 from ..submissions import email_field, text_field
 from ..visits.client import current_client
-from . import browser, holdings
+from . import browser, holdings, shorten
 from .models import AccessLink
 from .receipts import mask_email
 
@@ -390,7 +390,8 @@ def change_email():
     )
     mail.send(mail.build_message(new, "Confirm your new email address", text))
     flash(
-        "We sent a link to the new address. Nothing changes until you open it there.",
+        "We sent a link to the new address. Nothing changes until you open it there. Once the records "
+        "move, this access ends: to see them, ask for a new link to the new address.",
         "success",
     )
     return redirect(url_for("my_data.everything", _anchor="correct"), code=303)
@@ -407,6 +408,7 @@ def confirm_email_change(token):
         token=token,
         old=mask_email(link.email),
         new=mask_email(link.new_email),
+        move=holdings.moving(link.email),
     )
 
 
@@ -418,10 +420,14 @@ def confirm_email_change_post(token):
     link = load_link(token, AccessLink.EMAIL_CHANGE)
     if link is None or use_link(link) is None:
         return invalid_link()
-    holdings.move_address(link.email, link.new_email)
+    moved = holdings.move_address(link.email, link.new_email)
     db.session.commit()
-    flash("Your email address was changed on every record.", "success")
-    if current_grant() is not None:
+    flash(
+        f"{moved['submissions']} record(s) now carry the new address. Access opened for the old address "
+        "has ended; to see everything under the new one, ask for a link to it below.",
+        "success",
+    )
+    if current_grant() is not None:  # this browser had proved the new address already
         return redirect(url_for("my_data.everything"), code=303)
     return redirect(url_for("my_data.overview", _anchor="by-email"), code=303)
 
@@ -507,4 +513,5 @@ def init_app(app):
     app.config.setdefault("MY_DATA_LINK_MAX_AGE", 3600)
     app.config.setdefault("MY_DATA_SESSION_MAX_AGE", 1800)
     app.config.setdefault("MY_DATA_LINK_INTERVAL", 60)
+    shorten.init_app(app)
     app.register_blueprint(bp)

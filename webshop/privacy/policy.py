@@ -47,7 +47,10 @@ CLAUSES = [
         "Cookies",
         "We use cookies to remember what you are doing here, for example the items "
         "you intend to buy. The list of every cookie we set, what it holds and how "
-        "long it lasts is on this page and comes from the same list our software uses.",
+        "long it lasts is on this page and comes from the same list our software uses. "
+        "Our cookies work like a key: anyone who copies your visitor cookie into "
+        "another browser is your browser to us, sees what it alone opens, and has "
+        "their visits linked to yours. So what a cookie alone opens is shortened.",
     ),
     Clause(
         "uses",
@@ -87,7 +90,11 @@ CLAUSES = [
         "access",
         "Seeing and changing your information",
         "You can see what we hold about you, correct it, download it, choose your "
-        "preferences and have it erased, from the \"your data\" page.",
+        "preferences and have it erased, from the \"your data\" page. What your "
+        "browser's cookies alone open there and on this page shows IP addresses only "
+        "as their network and nothing you typed into a search, form or message, "
+        "because anyone with a copy of the cookies could see it; everything, in "
+        "full, is shown only after you open a link we mail to your address.",
     ),
     Clause(
         "consent",

@@ -136,6 +136,7 @@ PRACTICES: dict[str, Practice] = {
             ),
             tests=(
                 "tests/test_cart.py::test_adding_puts_ids_and_quantities_in_a_signed_cookie",
+                "tests/test_cookie_bearer.py::test_the_pages_say_the_cookie_is_a_key",
                 "tests/test_cart.py::test_payload_holds_no_prices_or_personal_data",
                 "tests/test_shop.py::test_cookie_table_lists_every_registered_cookie",
                 "tests/test_my_data.py::test_this_browser_shows_stored_ip_and_every_registered_cookie_decoded",
@@ -239,7 +240,8 @@ PRACTICES: dict[str, Practice] = {
         Practice(
             "access",
             features=(
-                "This browser at once: stored IP, domain, visits and decoded cookies",
+                "This browser at once: stored IP, domain, visits and decoded cookies; behind the cookie alone, "
+                "IP addresses as their network and no typed text",
                 "Everything under an address after a single-use mailed link: see, correct, "
                 "set preferences, download, erase",
             ),
@@ -267,6 +269,9 @@ PRACTICES: dict[str, Practice] = {
             ),
             tests=(
                 "tests/test_my_data.py::test_known_and_unknown_addresses_get_the_identical_answer",
+                "tests/test_my_data.py::test_moving_to_someone_elses_address_never_shows_their_records",
+                "tests/test_cookie_bearer.py::test_copied_cookies_show_no_full_ip_and_no_typed_text",
+                "tests/test_cookie_bearer.py::test_with_the_mailed_link_the_full_record_is_there",
                 "tests/test_my_data.py::test_name_and_postal_address_are_corrected_and_the_change_audited",
                 "tests/test_my_data.py::test_download_is_one_json_document_with_everything_and_the_receipts",
                 "tests/test_my_data.py::test_erasure_removes_everything_under_the_address_and_keeps_orders_anonymised",

@@ -6,11 +6,12 @@ consentReceiptID, language, piiPrincipalId, piiControllers, policyUrl,
 services with their purposes, sensitive, spiCat), extended with what this
 store promises besides: the policy version, the two opt-out choices made on
 that submission, the blocking signal, and the IP address and domain name
-recorded with it.
+recorded with it, shortened (:mod:`.shorten`).
 
 A receipt id is a random UUID, so a receipt is found only by whoever was
 given its link; still, the personal values entered are shown masked
-(``j***@example.com``). The full record is on the "your data" page.
+(``j***@example.com``) and the IP address only as its network. The full
+record is on the "your data" page, behind the link mailed to the address.
 """
 
 from datetime import UTC
@@ -18,11 +19,14 @@ from datetime import UTC
 from flask import Blueprint, abort, current_app, jsonify, render_template, url_for
 
 from .. import mail
+from ..cart import private_page
 from ..db import db
 from ..models import Submission
 from ..submissions import FORM_KINDS, FormKind
+from .shorten import short_domain, short_ip
 
 bp = Blueprint("receipts", __name__)
+bp.after_request(private_page)
 
 KANTARA_VERSION = "KI-CR-v1.1.0"
 THIRD_PARTIES = "Organisations affiliated with the store and other companies, for their marketing"
@@ -131,8 +135,8 @@ def receipt_data(submission: Submission) -> dict:
             "blockingSignal": submission.blocking_signal,
         },
         "recorded": {
-            "ip": submission.ip,
-            "domain": submission.domain,
+            "ip": short_ip(submission.ip),
+            "domain": short_domain(submission.domain),
             "domainConfirmed": submission.domain_confirmed,
             "visitorId": mask_text(submission.visitor_id) if submission.visitor_id else None,
         },
