@@ -5,7 +5,13 @@ import os
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Two sync workers measured fastest on a 2-core machine (see README, Benchmarks).
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-worker_class = "sync"
+# A sync worker is held by one connection from its first byte to its last, so
+# as many slow clients as there are workers stall it; gthread only raises that
+# to workers x threads. Whatever is reachable by others goes through nginx
+# (deploy/nginx.conf), which reads whole requests before passing them on
+# (bench/slow_clients.py measures all three).
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = 30
 graceful_timeout = 20
 # No control socket under ~/.gunicorn: nothing is written outside the project.

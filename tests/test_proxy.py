@@ -1,81 +1,19 @@
-"""Behind Debian's nginx with deploy/nginx.conf: true client addresses, no forged ones."""
+"""Behind Debian's nginx with deploy/nginx.conf: true client addresses, security headers, slow clients held off."""
 
 import http.client
 import re
-import shutil
-import signal
-import socket
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from tests.gunicorn_server import GunicornServer
 from tests.helpers import free_port
+from tests.nginx_server import HOST, Nginx, render_site
+from tests.slow_headers import SlowHeaders, probe_during
+from webshop.security import HEADERS
 
 pytestmark = [pytest.mark.slow, pytest.mark.only_database("sqlite", "postgresql")]
-
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "shop.example.org"
-
-
-def render_site(listen_port: int, app_port: int) -> str:
-    site = (ROOT / "deploy" / "nginx.conf").read_text()
-    site = site.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};")
-    site = site.replace("listen 80 default_server;", f"listen 127.0.0.1:{listen_port} default_server;")
-    site = site.replace("listen 80;", f"listen 127.0.0.1:{listen_port};")
-    site = site.replace("/srv/webshop/webshop/static/", f"{ROOT}/webshop/static/")
-    assert site.count(str(listen_port)) == 2 and str(app_port) in site
-    return site
-
-
-class Nginx:
-    def __init__(self, folder: Path, site: str):
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "site.conf").write_text(site)
-        (folder / "nginx.conf").write_text(
-            f"""
-daemon off;
-worker_processes 1;
-pid {folder}/nginx.pid;
-error_log {folder}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {folder}/body;
-    proxy_temp_path {folder}/proxy;
-    fastcgi_temp_path {folder}/fastcgi;
-    uwsgi_temp_path {folder}/uwsgi;
-    scgi_temp_path {folder}/scgi;
-    include {folder}/site.conf;
-}}
-"""
-        )
-        self.process = None
-
-    def start(self, port: int):
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        with open(self.folder / "stderr.log", "wb") as log:
-            self.process = subprocess.Popen(
-                [nginx, "-c", str(self.folder / "nginx.conf"), "-p", str(self.folder)],
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError((self.folder / "stderr.log").read_text() or "nginx did not start")
-
-    def stop(self):
-        self.process.send_signal(signal.SIGQUIT)
-        self.process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -153,3 +91,43 @@ def test_static_files_are_served_by_nginx_and_not_recorded(stack):
     assert response.status == 200 and b"--accent" in body
     app_server.stop()
     assert not [row for row in visits(database) if row.path.startswith("/static/")]
+
+
+ANSWERS = [
+    ("/static/shop.css", "GET", None, 200),  # a file nginx serves from disk
+    ("/static/no-such-file.css", "GET", None, 404),  # nginx's own error page
+    ("/product/aurora-x1", "GET", None, 200),  # a page the app answers
+    ("/contact", "POST", b"x" * 70_000, 413),  # refused by nginx before the app sees it
+]
+
+
+def test_every_answer_carries_each_security_header_once(stack):
+    port, _, _ = stack
+    for path, method, body, status in ANSWERS:
+        connection = http.client.HTTPConnection("127.0.0.1", port, source_address=("127.0.0.47", 0), timeout=10)
+        connection.request(method, path, body=body, headers={"Host": HOST})
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        assert response.status == status, path
+        for name, value in HEADERS.items():
+            assert response.headers.get_all(name) == [value], (path, name)
+
+
+def test_a_hundred_slow_header_connections_leave_the_shop_answering(stack):
+    """Slowloris: each connection sends one header line a second and never finishes its request."""
+    port, _, _ = stack
+    slow = SlowHeaders(port, count=100, interval=1.0, host=HOST).start()
+    try:
+        assert slow.connected == 100
+        time.sleep(1)  # every slow connection is open and has sent a line
+        # A generous timeout only tells "answered" from "stalled": sync workers
+        # held by slow clients would answer none of these.
+        probes = probe_during(port, ["/healthz", "/product/aurora-x1"], window=6, every=0.5, timeout=5, host=HOST)
+        still_open = slow.count - slow.closed
+    finally:
+        slow.stop()
+    # nginx closes them after client_header_timeout (10 s), later than this.
+    assert still_open == 100, "the slow connections were open throughout"
+    for path, results in probes.items():
+        assert [status for status, _ in results] == [200] * len(results), path

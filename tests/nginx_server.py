@@ -1,0 +1,74 @@
+"""Debian's nginx running deploy/nginx.conf for loopback, in front of a test gunicorn, for tests and benchmarks."""
+
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "shop.example.org"
+
+
+def render_site(listen_port: int, app_port: int) -> str:
+    """deploy/nginx.conf with only the ports and the static folder replaced."""
+    site = (ROOT / "deploy" / "nginx.conf").read_text()
+    site = site.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};")
+    site = site.replace("listen 80 default_server;", f"listen 127.0.0.1:{listen_port} default_server;")
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{listen_port};")
+    site = site.replace("/srv/webshop/webshop/static/", f"{ROOT}/webshop/static/")
+    assert site.count(str(listen_port)) == 2 and str(app_port) in site
+    return site
+
+
+class Nginx:
+    """``nginx -c`` with a minimal http block that includes the rendered site; temp files in ``folder``."""
+
+    def __init__(self, folder: Path, site: str, worker_connections: int = 256):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "site.conf").write_text(site)
+        (folder / "nginx.conf").write_text(
+            f"""
+daemon off;
+worker_processes 1;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log warn;
+events {{ worker_connections {worker_connections}; }}
+http {{
+    access_log off;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    include {folder}/site.conf;
+}}
+"""
+        )
+        self.process = None
+
+    def start(self, port: int):
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        with open(self.folder / "stderr.log", "wb") as log:
+            self.process = subprocess.Popen(
+                [nginx, "-c", str(self.folder / "nginx.conf"), "-p", str(self.folder)],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.process.kill()
+        self.process.wait()
+        raise RuntimeError((self.folder / "stderr.log").read_text() or "nginx did not start")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)
+            self.process.wait(timeout=10)
