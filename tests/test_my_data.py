@@ -2,7 +2,9 @@
 
 import json
 import re
-from datetime import timedelta
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,7 +29,8 @@ from webshop.privacy.models import AccessLink
 from webshop.privacy.policy import POLICY_VERSION
 from webshop.sharing import Recipient, notice_audience, record_export, shareable_submissions
 from webshop.signing import serializer
-from webshop.visits import Visit, flush
+from webshop.visits import RetiredVisitor, Visit, flush
+from webshop.visits.writer import encode_line, store_rows
 
 JANE = "jane@example.org"
 JANE_NAME = "Jane Doe"
@@ -659,3 +662,86 @@ def test_erased_data_is_gone_from_the_sqlite_file_and_its_wal(client, app, datab
     left = database_bytes(database)
     for trace in traces:
         assert trace not in left, f"{trace!r} is still in the database files"
+
+
+def test_erasing_an_address_keeps_the_mail_of_an_address_that_contains_it(client, app):
+    for email in ("a@b.example", "xa@b.example"):
+        assert request_link(client, email).status_code == 303
+    assert mails_to(app, "xa@b.example", "Your data: your link")
+    open_access(client, app, "a@b.example")
+    assert post_on_everything(client, "/my-data/email/erase", {"confirm": "y"}).status_code == 303
+    assert mails_to(app, "a@b.example") == []
+    assert len(mails_to(app, "xa@b.example", "Your data: your link")) == 1
+
+
+def test_a_request_still_carrying_an_erased_visitor_id_is_recorded_without_it(client, app):
+    acknowledge_banner(client)
+    old_cookie = client.get_cookie("visitor").value
+    with app.app_context():
+        old_id = serializer("visitor").loads(old_cookie)
+    erase_everything(client, app)
+    copy = app.test_client()
+    copy.set_cookie("consent", client.get_cookie("consent").value)
+    copy.set_cookie("visitor", old_cookie)
+    response = copy.get("/?replayed=1")
+    assert response.status_code == 200
+    with app.app_context():
+        new_id = serializer("visitor").loads(copy.get_cookie("visitor").value)
+    assert new_id != old_id
+    flush(app)
+    [replayed] = rows(app, Visit, Visit.query == "replayed=1")
+    assert replayed.visitor_id == new_id
+    assert rows(app, Visit, Visit.visitor_id == old_id) == []
+    with app.app_context():
+        stored = db.session.execute(select(RetiredVisitor.id_hash)).scalars().all()
+    assert stored and old_id not in stored  # kept as a hash, never in plain form
+
+
+def spooled_row(visitor_id, path, when=None) -> dict:
+    """A visit line as a worker writes it to its spool."""
+    return {
+        "time": (when or time.time()), "ip": "192.0.2.7", "domain": None, "domain_confirmed": False,
+        "method": "GET", "path": path, "query": "q=orphan", "protocol": "HTTP/1.1", "status": 200,
+        "response_bytes": 10, "response_ms": 1.0, "user_agent": "Orphan/1.0", "referrer": None,
+        "visitor_id": visitor_id, "blocking_signal": False, "uid": secrets.token_hex(16),
+    }
+
+
+def test_erasure_reaches_a_dead_workers_spool_and_keeps_its_other_rows(client, app, runner, instance_path):
+    acknowledge_banner(client)
+    with app.app_context():
+        erased_id = serializer("visitor").loads(client.get_cookie("visitor").value)
+    orphan = instance_path / "visit-spool" / "999999-0badf00d.jsonl"  # no process holds its lock
+    orphan.parent.mkdir(exist_ok=True)
+    lines = [spooled_row(erased_id, "/orphan-erased"), spooled_row("someone-else-entirely", "/orphan-kept")]
+    orphan.write_bytes(b"".join(encode_line(row) for row in lines))
+    erase_everything(client, app)
+    left = orphan.read_bytes()
+    assert erased_id.encode() not in left and b"/orphan-erased" not in left
+    assert b"/orphan-kept" in left and len(left) == sum(len(encode_line(row)) for row in lines)
+    assert runner.invoke(args=["visits", "purge", "--older-than", "3650"]).exit_code == 0  # stores orphans
+    assert not orphan.exists()
+    assert [v.path for v in rows(app, Visit, Visit.path.like("/orphan-%"))] == ["/orphan-kept"]
+
+
+def test_spooled_rows_of_a_retired_id_never_reach_the_database(client, app):
+    acknowledge_banner(client)
+    with app.app_context():
+        erased_id = serializer("visitor").loads(client.get_cookie("visitor").value)
+    erase_everything(client, app)
+    # Rows another worker read from its spool before the erasure, stored after it.
+    before = spooled_row(erased_id, "/late-before", time.time() - 60)
+    after = spooled_row(erased_id, "/late-after", time.time() + 60)  # a request under way as the id retired
+    for row in (before, after):
+        row["time"] = datetime.fromtimestamp(row["time"], UTC).replace(tzinfo=None)
+    assert store_rows(app, [before, after]) == 2
+    [stored] = rows(app, Visit, Visit.path.like("/late-%"))
+    assert (stored.path, stored.visitor_id) == ("/late-after", None)
+
+
+def test_visit_rows_set_aside_by_the_database_survive_spool_recovery(app, runner, instance_path):
+    rejected = instance_path / "visit-spool" / "rejected.jsonl"
+    rejected.parent.mkdir(exist_ok=True)
+    rejected.write_text('{"uid": "refused", "time": "2026-01-01 00:00:00"}\n')
+    assert runner.invoke(args=["visits", "purge", "--older-than", "3650"]).exit_code == 0
+    assert rejected.read_text() == '{"uid": "refused", "time": "2026-01-01 00:00:00"}\n'

@@ -1,16 +1,15 @@
 """webshop: a storefront that demonstrates its own privacy policy."""
 
-import os
-
 from flask import Flask
 
 from . import config
+from .private_files import private_dir
 
 
 def create_app(test_config=None, instance_path=None):
     """Build the app: configuration, then each concern in the order a request needs it."""
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
-    os.makedirs(app.instance_path, exist_ok=True)
+    private_dir(app.instance_path)  # it holds the database, the spool, the outbox and the key
 
     app.config.from_mapping(config.DEFAULTS)
     app.config.from_pyfile("config.py", silent=True)

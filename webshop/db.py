@@ -1,5 +1,6 @@
 """The database handle, SQLite connection settings and the ``init-db`` command."""
 
+import os
 from pathlib import Path
 
 import click
@@ -11,6 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
+from .private_files import open_private, private_file
+
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 
 
@@ -20,6 +23,31 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(directory=MIGRATIONS_DIR)
+
+
+# The files SQLite keeps beside the database, which hold its pages too.
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+@event.listens_for(Engine, "do_connect")
+def _private_sqlite_file(dialect, connection_record, cargs, cparams):
+    """Create the SQLite file 0600 before SQLite opens it, and keep its companions 0600.
+
+    SQLite gives the ``-wal``, ``-shm`` and ``-journal`` files it creates the
+    database file's mode, so a private database file keeps all of them
+    private whatever the umask; files left from before are made private here.
+    """
+    if dialect.name != "sqlite":
+        return
+    path = cargs[0] if cargs else cparams.get("database")
+    if not isinstance(path, str) or not path or path == ":memory:" or cparams.get("uri") or path.startswith("file:"):
+        return
+    try:
+        os.close(open_private(path, os.O_RDWR | os.O_CREAT))
+    except OSError:
+        return  # SQLite reports the problem itself when it opens the file
+    for suffix in SQLITE_COMPANIONS:
+        private_file(path + suffix)
 
 
 @event.listens_for(Engine, "connect")

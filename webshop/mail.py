@@ -10,6 +10,7 @@ to the outbox, where staff read it.
 
 import logging
 import mailbox
+import os
 import re
 import smtplib
 import ssl
@@ -22,6 +23,8 @@ from email.utils import format_datetime, make_msgid, parsedate_to_datetime
 from pathlib import Path
 
 from flask import current_app, url_for
+
+from .private_files import FILE_MODE, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -107,16 +110,25 @@ def outbox_path() -> Path:
     return Path(current_app.instance_path) / OUTBOX_DIR
 
 
+class PrivateMaildir(mailbox.Maildir):
+    """A Maildir whose message files are 0600 whatever the umask (they hold personal data)."""
+
+    def _create_tmp(self):
+        handle = super()._create_tmp()
+        os.fchmod(handle.fileno(), FILE_MODE)  # before anything is written into it
+        return handle
+
+
 def open_outbox() -> mailbox.Maildir:
-    """The outbox Maildir, created if missing.
+    """The outbox Maildir, created if missing, its folders 0700.
 
     The folders are made with ``exist_ok`` rather than by ``Maildir(create=True)``,
     which fails when two workers create the outbox at the same moment.
     """
-    path = outbox_path()
+    path = private_dir(outbox_path())
     for folder in ("tmp", "new", "cur"):
-        (path / folder).mkdir(mode=0o700, parents=True, exist_ok=True)
-    return mailbox.Maildir(path, create=False)
+        private_dir(path / folder)
+    return PrivateMaildir(path, create=False)
 
 
 def keep_in_outbox(message: EmailMessage, flags: str = "") -> str:

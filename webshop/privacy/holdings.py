@@ -12,6 +12,7 @@ address or anything else personal.
 
 import logging
 from dataclasses import dataclass, field
+from email.utils import getaddresses
 
 from flask import current_app
 from sqlalchemy import delete, func, or_, select, text, update
@@ -34,6 +35,8 @@ from ..sharing import LedgerEntry, ledger_for, marketable_submissions, shareable
 from ..submissions import FORM_KINDS, FormKind
 from ..visits import Visit
 from ..visits import flush as flush_visits
+from ..visits.retired import registry as retired_visitors
+from ..visits.retired import retire, scrub_spools, spool_lock
 from .models import AccessLink
 from .receipts import receipt_data
 
@@ -493,13 +496,29 @@ def erase(email: str) -> Erased:
     preferences, access links, product registrations and the visits linked
     through the submissions' visitor ids are deleted, and so are copies of
     mail to the address kept in the outbox.
+
+    Those visitor ids are retired, and their visits are blanked in every
+    worker's spool file while the spools' erasure lock is held, so no
+    copy waits on disk for a later batch (see :mod:`webshop.visits.retired`).
     """
-    flush_visits(current_app)  # spooled visits must be in the table to be deleted with it
+    flush_visits(current_app)  # this process's spooled visits go into the table and are deleted with it
     result = Erased()
     submissions = db.session.execute(_submissions_under(email)).scalars().all()
-    ids = [s.id for s in submissions]
     result.visitor_ids = {s.visitor_id for s in submissions if s.visitor_id}
+    spools = retired_visitors()
+    with spool_lock(spools.spool_dir, exclusive=True):
+        _erase_rows(email, submissions, result)
+        db.session.commit()
+        if result.visitor_ids:
+            spools.announce()
+            scrub_spools(spools.spool_dir, result.visitor_ids)
+    result.mails = forget_mail(email)
+    checkpoint()
+    return result
 
+
+def _erase_rows(email: str, submissions: list[Submission], result: Erased) -> None:
+    ids = [s.id for s in submissions]
     if ids:
         result.registrations = db.session.execute(
             delete(ProductRegistration).where(ProductRegistration.submission_id.in_(ids))
@@ -528,6 +547,7 @@ def erase(email: str) -> Erased:
         result.visits = db.session.execute(
             delete(Visit).where(Visit.visitor_id.in_(sorted(result.visitor_ids)))
         ).rowcount
+        retire(result.visitor_ids)
     now = utcnow()
     for submission in submissions:
         submission.email = submission.name = submission.ip = submission.domain = None
@@ -546,23 +566,31 @@ def erase(email: str) -> Erased:
         subscriptions=result.subscriptions,
         visits=result.visits,
     )
-    db.session.commit()
-    result.mails = forget_mail(email)
-    checkpoint()
-    return result
+
+
+ADDRESS_HEADERS = ("From", "To", "Cc", "Reply-To")
 
 
 def forget_mail(email: str) -> int:
-    """Delete copies of mail to or from ``email`` kept in the outbox."""
+    """Delete copies of mail to or from ``email`` kept in the outbox.
+
+    A message is deleted when one of its address headers holds exactly
+    this address; ``xa@b.example`` is another person's address than ``a@b.example``.
+    """
     outbox = mail.open_outbox()
     wanted = email.lower()
     removed = 0
     for entry in mail.outbox_messages():
-        addresses = " ".join(str(entry.message[h] or "") for h in ("To", "Reply-To", "Cc")).lower()
-        if wanted in addresses:
+        if wanted in addresses_of(entry.message):
             outbox.discard(entry.key)
             removed += 1
     return removed
+
+
+def addresses_of(message) -> set[str]:
+    """Every address in the message's address headers, lower-cased."""
+    values = [str(value) for name in ADDRESS_HEADERS for value in message.get_all(name, [])]
+    return {address.lower() for _name, address in getaddresses(values) if address}
 
 
 def checkpoint() -> None:

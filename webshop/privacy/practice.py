@@ -275,6 +275,7 @@ PRACTICES: dict[str, Practice] = {
                 "tests/test_my_data.py::test_name_and_postal_address_are_corrected_and_the_change_audited",
                 "tests/test_my_data.py::test_download_is_one_json_document_with_everything_and_the_receipts",
                 "tests/test_my_data.py::test_erasure_removes_everything_under_the_address_and_keeps_orders_anonymised",
+                "tests/test_erasure_server.py::test_after_erasure_no_file_under_instance_holds_the_person",
                 "tests/browser/test_my_data_flow.py::test_from_forms_to_the_mailed_link_to_download_and_erasure",
                 f"{EVIDENCE}::test_access_clause_links_to_your_data_and_the_page_to_the_tour",
                 TOUR,

@@ -11,6 +11,7 @@ import io
 import json
 import re
 import sys
+from contextlib import nullcontext
 
 import click
 from flask import Response, flash, g, redirect, render_template, url_for
@@ -21,6 +22,7 @@ from wtforms.validators import InputRequired, Length
 
 from ..db import db
 from ..models import Submission, audit
+from ..private_files import create_output
 from ..sharing import LedgerEntry, Recipient, record_export, shareable_submissions
 from ..submissions import PlainText
 from . import bp
@@ -181,7 +183,7 @@ def share_group():
 )
 @click.option("--purpose", default=DEFAULT_PURPOSE, show_default=True, help="What the list is for.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="A file to write; default stdout.")
+@click.option("--output", type=click.Path(dir_okay=False), help="A new file to write, created 0600; default stdout.")
 @with_appcontext
 def export_command(recipient_name, purpose, fmt, output):
     """Export the shareable records for a recipient and record it in the sharing ledger."""
@@ -193,11 +195,7 @@ def export_command(recipient_name, purpose, fmt, output):
     if not purpose or len(purpose) > 200:
         raise click.BadParameter("give a purpose of 1 to 200 characters", param_hint="--purpose")
     actor = cli_actor()
-    entry, rows = run_export(recipient, purpose, actor, actor)
-    text = render_export(entry, rows, fmt)
-    if output:
-        with open(output, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-    else:
-        sys.stdout.write(text)
+    with create_output(output) if output else nullcontext(sys.stdout) as handle:
+        entry, rows = run_export(recipient, purpose, actor, actor)
+        handle.write(render_export(entry, rows, fmt))
     click.echo(f"{len(rows)} records exported to {recipient.name}; ledger entry {entry.id}.", err=True)

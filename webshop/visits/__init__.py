@@ -1,7 +1,7 @@
 """Visit recording: who asked for what, when (SPEC §2).
 
-``client`` decides the IP and visitor id, ``record`` writes one row per
-request through the durable ``writer``, ``rdns`` fills in domain names in
+``client`` decides the IP and visitor id (never a ``retired`` one),
+``record`` writes one row per request through the durable ``writer``, ``rdns`` fills in domain names in
 the background, and ``cli`` purges and exports the log.
 """
 
@@ -12,9 +12,10 @@ from ..models import utcnow
 from . import cli, client, record, routes
 from .models import Visit
 from .rdns import DomainResolver
+from .retired import RetiredVisitor, RetiredVisitors
 from .writer import FILL_WINDOW_SECONDS, VisitWriter, stop_all
 
-__all__ = ["Visit", "init_app", "flush", "shutdown", "stop_all"]
+__all__ = ["RetiredVisitor", "Visit", "init_app", "flush", "shutdown", "stop_all"]
 
 SPOOL_DIR = "visit-spool"
 
@@ -25,6 +26,7 @@ def spool_dir(app) -> Path:
 
 def init_app(app):
     config = app.config
+    app.extensions["webshop.retired_visitors"] = RetiredVisitors(spool_dir(app))
     client.init_app(app)
 
     resolver = None

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -17,6 +18,7 @@ from sqlalchemy import delete, func, select
 
 from ..db import db
 from ..models import utcnow
+from ..private_files import create_output
 from .models import Visit
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
@@ -149,9 +151,9 @@ def visits_in_order(conditions=()):
 @click.option(
     "--output",
     "-o",
-    type=click.File("w", encoding="utf-8", lazy=True),
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     default="-",
-    help="File to write (default: standard output).",
+    help="A new file to write, created 0600 (default: standard output).",
 )
 @with_appcontext
 def export_command(fmt, hostnames, since, until, output):
@@ -165,10 +167,16 @@ def export_command(fmt, hostnames, since, until, output):
     query = visits_in_order(conditions)
     format_line = (lambda row: combined_line(row, hostnames)) if fmt == "combined" else json_line
 
-    show_progress = output.name != "<stdout>" or not sys.stdout.isatty()
+    to_stdout = str(output) == "-"
+    show_progress = not to_stdout or not sys.stdout.isatty()
     total = 0
     if show_progress and sys.stderr.isatty():
         total = db.session.execute(select(func.count()).select_from(Visit).where(*conditions)).scalar_one()
+    with nullcontext(sys.stdout) if to_stdout else create_output(output) as out:
+        write_export(out, query, format_line, total)
+
+
+def write_export(output, query, format_line, total: int) -> None:
     with db.engine.connect() as conn:
         rows = conn.execution_options(yield_per=2000).execute(query)
         if total >= PROGRESS_THRESHOLD:

@@ -8,6 +8,8 @@ unknown and logged.
 
 The visitor id is a random id in a signed cookie, issued only after the
 consent banner was acknowledged and never while a blocking signal is sent.
+An id whose visits were erased is retired: a cookie still carrying it counts
+as no cookie, so the request is recorded without it and gets a new id.
 """
 
 import ipaddress
@@ -21,6 +23,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import cookies
 from ..signing import serializer
+from .retired import registry
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,8 @@ def read_visitor_cookie() -> str | None:
         log.warning("visitor cookie rejected; a new id will be issued")
         return None
     if not isinstance(visitor_id, str) or not 8 <= len(visitor_id) <= 64:
+        return None
+    if registry().is_retired(visitor_id):
         return None
     return visitor_id
 

@@ -17,6 +17,10 @@ as that process lives. A spool file nobody holds belongs to a process that
 died; any writer (and the ``visits`` CLI) drains it and deletes it. A graceful
 stop drains everything before the process exits.
 
+Erasure reaches every spool file, live or orphaned (see :mod:`.retired`):
+the rows of an erased visitor are blanked in place, and a batch is stored
+under the shared erasure lock without the rows of retired visitor ids.
+
 What can be lost: only what the kernel loses — rows written in the last
 moments before a power cut or kernel crash that were not yet in the database
 (at most ``VISIT_FLUSH_MAX_INTERVAL`` plus one batch, since the spool is
@@ -43,7 +47,9 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from ..db import db
 from ..models import Submission
+from ..private_files import open_private, private_dir
 from .models import Visit
+from .retired import registry, scrub_file, spool_lock, without_retired
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +165,7 @@ class VisitWriter:
         """Open this process's spool and start the writer thread (called with append_lock)."""
         if self.fd is not None and self.pid != os.getpid():
             os.close(self.fd)  # the parent's file, inherited across fork: not ours to write
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.spool_dir)
         self.fd, self.path = open_locked(self.spool_dir)
         self.offset = 0
         self.pid = os.getpid()
@@ -259,33 +265,44 @@ class VisitWriter:
         return recover_orphans(self.app, self.spool_dir, self.domain_for)
 
     def store(self, rows: list[dict], fills: list) -> None:
-        store_rows(self.app, rows, fills, self.domain_for)
+        visitor_ids = {row["visitor_id"] for row in rows if row.get("visitor_id")}
+        if store_rows(self.app, rows, fills, self.domain_for) and self.path is not None:
+            # A request under way while its visitor id was retired spooled
+            # the id after the erasure's scrub: blank it here too.
+            retired = registry(self.app)
+            with self.app.app_context():
+                scrub_file(self.path, {v for v in visitor_ids if retired.is_retired(v)})
 
 
 REJECTED_FILE = "rejected.jsonl"
 
 
-def store_rows(app, rows: list[dict], fills=(), domain_for=None) -> None:
+def store_rows(app, rows: list[dict], fills=(), domain_for=None) -> int:
     """Insert ``rows`` (once each) and apply domain fills, in one transaction.
 
+    Rows of retired visitor ids are left out (or stored without the id, see
+    :func:`.retired.without_retired`); returns how many rows that changed.
     If the database refuses the batch for its content rather than because it
     is unreachable, the rows are stored one by one and any row it still
     refuses is set aside in ``visit-spool/rejected.jsonl`` and logged, so
     one bad row never holds up the rest.
     """
     if not rows and not fills:
-        return
+        return 0
     if domain_for:
         for row in rows:
             if row.get("ip") and not row.get("domain"):
                 row["domain"], row["domain_confirmed"] = domain_for(row["ip"])
-    with app.app_context():
+    retired = registry(app)
+    with app.app_context(), spool_lock(retired.spool_dir, exclusive=False):
+        rows, changed = without_retired(rows, retired.current())
         try:
             _store_batch(db.engine, rows, fills)
         except (OperationalError, InterfaceError):
             raise  # the database is away: the spool keeps the rows for the next try
         except DBAPIError:
             _store_one_by_one(app, db.engine, rows, fills)
+    return changed
 
 
 def _store_one_by_one(app, engine, rows, fills) -> None:
@@ -300,9 +317,8 @@ def _store_one_by_one(app, engine, rows, fills) -> None:
             log.error("a visit row was refused by the database (%s); set aside", type(error.orig).__name__)
     _store_batch(engine, [], fills)
     if rejected:
-        path = Path(app.instance_path) / "visit-spool" / REJECTED_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as handle:
+        path = private_dir(Path(app.instance_path) / "visit-spool") / REJECTED_FILE
+        with open(open_private(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "a", encoding="utf-8") as handle:
             for row in rejected:
                 handle.write(json.dumps(row, default=str) + "\n")
 
@@ -368,6 +384,8 @@ def recover_orphans(app, spool_dir: Path, domain_for=None) -> int:
         return 0
     total = 0
     for path in sorted(spool_dir.glob(f"*{SPOOL_SUFFIX}")):
+        if path.name == REJECTED_FILE:
+            continue  # rows the database refused, kept for a person to look at
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
