@@ -1,14 +1,14 @@
 """retired visitor ids, as SHA-256 hashes: ids whose visits were erased
 
-Revision ID: 0008_retired_visitors
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_retired_visitors"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -1,13 +1,13 @@
 """proof of the address on each submission
 
-Revision ID: 0008_proof
+Revision ID: 0008
 Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_proof"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
