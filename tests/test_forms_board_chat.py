@@ -151,3 +151,39 @@ def test_survey_answers_are_stored_for_staff(client, app):
         "found_us": "friend",
         "improve": "More cables in stock.",
     }
+
+
+def test_a_chat_poll_is_a_bounded_page_in_utf8_and_the_client_can_fetch_the_rest(client, app):
+    """100 posts of 500 emoji: each poll stays small, says where the rest is, and sends raw UTF-8."""
+    token = csrf_token_from(client.get("/chat").get_data(as_text=True))
+    emoji = "😀"
+    for number in range(100):
+        data = {"csrf_token": token, "display_name": f"Jane {emoji}", "message": f"{number:03d}" + emoji * 497}
+        assert client.post("/chat", data=data, headers={"X-Requested-With": "fetch"}).status_code == 201
+    url, seen, polls = "/chat/messages?after=0", [], 0
+    while True:
+        response = client.get(url)
+        raw = response.get_data()
+        assert response.status_code == 200 and response.mimetype == "application/json"
+        assert len(raw) <= 64 * 1024  # 100 such messages as \uXXXX escapes were over 600 KB in one poll
+        assert emoji.encode() in raw and b"\\ud83d" not in raw
+        body = response.get_json()
+        assert 0 < len(body["messages"]) <= 20
+        seen += [int(message["body"][:3]) for message in body["messages"]]
+        polls += 1
+        if not body["more"]:
+            break
+        url = body["next"]
+        assert url == f"/chat/messages?after={body['messages'][-1]['id']}"
+    assert seen == list(range(100)) and polls == 5
+    last = client.get(body["next"]).get_json()
+    assert last["messages"] == [] and last["more"] is False
+
+
+def test_chat_script_fetches_the_next_page_at_once():
+    from pathlib import Path
+
+    import webshop
+
+    script = (Path(webshop.__file__).parent / "static" / "chat.js").read_text()
+    assert "if (data.more) delay = 0" in script and 'createElement("bdi")' in script

@@ -20,13 +20,21 @@ ANY_TEXT = st.one_of(
 ANY_VALUE = st.one_of(ANY_TEXT, st.lists(ANY_TEXT, max_size=3))
 
 
+# What a valid text field leaves out: control characters, line separators and
+# invisible formatting characters (category Cf and the tag block).
+VALID_TEXT_EXCLUDES = ("Cs", "Cc", "Zl", "Zp", "Cf")
+TAG_CHARACTERS = "".join(chr(code) for code in range(0xE0000, 0xE0080))
+
+
 def line(max_size):
-    alphabet = st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"))
+    alphabet = st.characters(blacklist_categories=VALID_TEXT_EXCLUDES, blacklist_characters=TAG_CHARACTERS)
     return st.text(alphabet=alphabet, min_size=1, max_size=max_size).filter(lambda s: s.strip())
 
 
 def lines(max_size, min_size=1):
-    alphabet = st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"), whitelist_characters="\n")
+    alphabet = st.characters(
+        blacklist_categories=VALID_TEXT_EXCLUDES, blacklist_characters=TAG_CHARACTERS, whitelist_characters="\n"
+    )
     return st.text(alphabet=alphabet, min_size=min_size, max_size=max_size).filter(
         lambda s: len(s.strip()) >= min_size
     )

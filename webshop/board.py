@@ -6,6 +6,7 @@ from .db import db
 from .models import BoardPost
 from .submissions import (
     FormKind,
+    NotReservedName,
     PersonalDataForm,
     complete,
     email_field,
@@ -39,7 +40,10 @@ KIND = register_form(
 
 class BoardForm(PersonalDataForm):
     display_name = text_field(
-        "Display name (shown with your post)", max_length=40, required="Choose a display name."
+        "Display name (shown with your post)",
+        max_length=40,
+        required="Choose a display name.",
+        validators=[NotReservedName()],
     )
     email = email_field("Email (never shown)")
     message = text_field("Message", max_length=2000, required="Write your message.", multiline=True)

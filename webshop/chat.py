@@ -5,13 +5,15 @@ messages in the background and polling :func:`messages` for new ones.
 Messages travel as JSON and are put on the page as text, never as HTML.
 """
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from .db import db
 from .models import ChatMessage
 from .submissions import (
+    MAIL_FAILED_MESSAGE,
     FormKind,
+    NotReservedName,
     PersonalDataForm,
     commit_and_mail,
     email_field,
@@ -23,7 +25,9 @@ from .submissions import (
 bp = Blueprint("chat", __name__)
 
 HISTORY = 50  # messages shown when the page opens
-BATCH = 100  # most messages one poll returns
+# Most messages one poll returns: at most 500 characters each, so a full
+# batch stays near 50 KB even of 4-byte emoji. The answer says where the rest is.
+BATCH = 20
 MAX_ID = 2**31 - 1
 
 KIND = register_form(
@@ -42,7 +46,9 @@ KIND = register_form(
 
 
 class ChatForm(PersonalDataForm):
-    display_name = text_field("Display name", max_length=40, required="Choose a display name.")
+    display_name = text_field(
+        "Display name", max_length=40, required="Choose a display name.", validators=[NotReservedName()]
+    )
     message = text_field("Message", max_length=500, required="Write a message.")
     email = email_field("Email (optional, for your receipt; never shown)", required=False)
 
@@ -79,29 +85,49 @@ def chat():
             submission=submission, display_name=form.display_name.data, body=form.message.data
         )
         db.session.add(message)
-        commit_and_mail(submission)
+        mailed = commit_and_mail(submission)
         receipt_url = url_for("receipts.show", receipt_id=submission.receipt_id)
         if wants_json():
-            return jsonify(message=as_json(message), receipt_url=receipt_url), 201
+            return utf8_json({"message": as_json(message), "receipt_url": receipt_url, "mail_sent": mailed}, 201)
         flash(
             Markup('Message sent. <a href="{}">View its consent receipt</a>.').format(receipt_url), "success"
         )
+        if not mailed:
+            flash(MAIL_FAILED_MESSAGE, "error")
         return redirect(url_for("chat.chat", _anchor="chat-form"), code=303)
     if form.is_submitted() and wants_json():
-        return jsonify(errors={name: errors[0] for name, errors in form.errors.items()}), 400
+        return utf8_json({"errors": {name: errors[0] for name, errors in form.errors.items()}}, 400)
     recent = db.session.execute(visible().order_by(ChatMessage.id.desc()).limit(HISTORY)).scalars().all()
     recent.reverse()
     return render_template("chat/room.html", form=form, messages=recent, kind=KIND)
 
 
+def utf8_json(payload: dict, status: int = 200):
+    """A JSON response with text as UTF-8 rather than ``\\uXXXX`` escapes (an emoji is 4 bytes, not 12)."""
+    body = current_app.json.dumps(payload, ensure_ascii=False)
+    return current_app.response_class(body + "\n", status=status, mimetype="application/json")
+
+
 @bp.get("/chat/messages")
 def messages():
-    """Visible messages after ``after`` (an id), oldest first, as JSON."""
+    """Visible messages after ``after`` (an id), oldest first, at most :data:`BATCH`, as JSON.
+
+    ``more`` says whether further messages wait; ``next`` is the URL that
+    fetches them (``after`` the last id returned).
+    """
     after = min(max(request.args.get("after", 0, type=int), 0), MAX_ID)
     found = db.session.execute(
-        visible().where(ChatMessage.id > after).order_by(ChatMessage.id).limit(BATCH)
-    ).scalars()
-    response = jsonify(messages=[as_json(message) for message in found])
+        visible().where(ChatMessage.id > after).order_by(ChatMessage.id).limit(BATCH + 1)
+    ).scalars().all()
+    page, more = found[:BATCH], len(found) > BATCH
+    last = page[-1].id if page else after
+    response = utf8_json(
+        {
+            "messages": [as_json(message) for message in page],
+            "more": more,
+            "next": url_for("chat.messages", after=last),
+        }
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -16,8 +16,10 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
-from email.headerregistry import Address
+from email import _header_value_parser as header_parser
+from email import errors, message_from_bytes, policy
+from email.header import Header
+from email.headerregistry import Address, HeaderRegistry, UniqueAddressHeader, UnstructuredHeader
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parsedate_to_datetime
 from pathlib import Path
@@ -54,6 +56,114 @@ def external_url(endpoint: str, **values) -> str:
     return url_for(endpoint, _external=True, **values)
 
 
+# What the library may write as is: printable ASCII without the "=?" that
+# starts an RFC 2047 encoded word. Anything else is written encoded.
+PLAIN_HEADER_TEXT = re.compile(r"[\x20-\x7e]*")
+
+
+def plain_header_text(text: str) -> bool:
+    return PLAIN_HEADER_TEXT.fullmatch(text) is not None and "=?" not in text
+
+
+def encoded_words(text: str, name: str, *, maxlinelen: int | None = None, linesep: str = "\n") -> str:
+    """``text`` as RFC 2047 encoded words, which a reader decodes back to exactly ``text``."""
+    return Header(text, "utf-8", header_name=name).encode(linesep=linesep, maxlinelen=maxlinelen)
+
+
+class LiteralTextHeader(UnstructuredHeader):
+    """An unstructured header (Subject, List-Unsubscribe, …) whose value is literal text.
+
+    The standard header class reads a value for RFC 2047 encoded words and
+    decodes them, so typed text such as ``=?utf-8?q?Hi=0D=0AContent-Type:…?=``
+    would become line breaks, headers and a body. Here the value is never
+    decoded, and text that is not plain ASCII, or that contains ``=?``, is
+    written as encoded words of its own, which decode back to this text only.
+    """
+
+    @classmethod
+    def parse(cls, value, kwds):
+        # The parse tree is only used to fold plain text; other text is folded by fold() below.
+        kwds["parse_tree"] = header_parser.get_unstructured(value if plain_header_text(value) else "")
+        kwds["decoded"] = value
+
+    def fold(self, *, policy):
+        if plain_header_text(str(self)):
+            return super().fold(policy=policy)
+        return f"{self.name}: {encoded_words(str(self), self.name, linesep=policy.linesep)}{policy.linesep}"
+
+
+class UniqueLiteralTextHeader(LiteralTextHeader):
+    max_count = 1
+
+
+class LiteralAddressHeader(UniqueAddressHeader):
+    """From, To, Reply-To: a display name is literal text, never decoded.
+
+    Set these from :class:`~email.headerregistry.Address` objects: a display
+    name that is not plain ASCII or contains ``=?`` is written as one encoded
+    word (one, because readers put a space between adjacent encoded words in
+    a display name).
+    """
+
+    def fold(self, *, policy):
+        if all(plain_header_text(address.display_name) for address in self.addresses):
+            return super().fold(policy=policy)
+        parts = [
+            f"{encoded_words(address.display_name, self.name, maxlinelen=0)} <{address.addr_spec}>"
+            if address.display_name
+            else address.addr_spec
+            for address in self.addresses
+        ]
+        return f"{self.name}: {', '.join(parts)}{policy.linesep}"
+
+
+def outgoing_headers() -> HeaderRegistry:
+    registry = HeaderRegistry(default_class=LiteralTextHeader)
+    registry.map_to_type("subject", UniqueLiteralTextHeader)
+    for name in ("from", "to", "reply-to"):
+        registry.map_to_type(name, LiteralAddressHeader)
+    return registry
+
+
+# Outgoing mail: header values are literal text, and any defect is an error.
+OUTGOING = policy.default.clone(header_factory=outgoing_headers(), raise_on_defect=True)
+# How a receiving mail program reads the message, strictly: used to check each message before it goes.
+STRICT_READER = policy.default.clone(raise_on_defect=True)
+
+
+class MailBuildError(ValueError):
+    """A message could not be built so that it reads back as what was meant."""
+
+
+def carries_address(address: str) -> bool:
+    """Whether the mail library writes ``address`` as exactly this address.
+
+    An address such as ``=?utf-8?q?=0d=0a?=@example.org`` is valid by the
+    address syntax, but a mail reader decodes the encoded word in it into
+    something else (here a line break).
+    """
+    if "=?" in address:
+        return False
+    try:
+        parsed = Address(addr_spec=address)
+    except (ValueError, TypeError, errors.MessageError):
+        return False
+    return parsed.addr_spec == address
+
+
+def as_address(value: str | Address) -> Address:
+    """An :class:`Address` for ``value``, refusing an address the library would change."""
+    if isinstance(value, Address):
+        address = value
+    elif not carries_address(value):
+        raise MailBuildError("the mail library cannot carry this address unchanged")
+    else:
+        address = Address(addr_spec=value)
+    if not carries_address(address.addr_spec):
+        raise MailBuildError("the mail library cannot carry this address unchanged")
+    return address
+
+
 def build_message(
     to: str | Address,
     subject: str,
@@ -62,32 +172,71 @@ def build_message(
     reply_to: str | Address | None = None,
     headers: dict[str, str] | None = None,
 ) -> EmailMessage:
-    """A plain-text message from the store with Date and Message-ID set."""
+    """A plain-text message from the store with Date and Message-ID set.
+
+    Every header value is taken as literal text (see :class:`LiteralTextHeader`),
+    and the finished message is read back as a receiving mail program would:
+    if it does not carry exactly these headers with exactly these values,
+    :class:`MailBuildError` is raised and nothing is sent.
+    """
     sender = store_address()
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = to
-    if reply_to:
-        message["Reply-To"] = reply_to
-    message["Subject"] = subject
-    message["Date"] = format_datetime(datetime.now(UTC))
-    message["Message-ID"] = make_msgid(domain=sender.domain or None)
-    for name, value in (headers or {}).items():
-        message[name] = value
-    message.set_content(text)
+    message = EmailMessage(policy=OUTGOING)
+    try:
+        message["From"] = sender
+        message["To"] = as_address(to)
+        if reply_to:
+            message["Reply-To"] = as_address(reply_to)
+        message["Subject"] = subject
+        message["Date"] = format_datetime(datetime.now(UTC))
+        message["Message-ID"] = make_msgid(domain=sender.domain or None)
+        for name, value in (headers or {}).items():
+            message[name] = value
+        message.set_content(text)
+    except (TypeError, errors.MessageError) as error:
+        raise MailBuildError(str(error)) from error
+    check_reads_back(message)
     return message
 
 
-def send(message: EmailMessage) -> None:
-    """Deliver ``message`` through SMTP when configured, else into the outbox."""
+def check_reads_back(message: EmailMessage) -> None:
+    """Raise :class:`MailBuildError` unless ``message`` reads back with exactly its headers and values."""
+    try:
+        read = message_from_bytes(message.as_bytes(), policy=STRICT_READER)
+        same = read.keys() == message.keys() and all(
+            header_reads_as(read[name], message[name]) for name in message.keys()
+        )
+    except (ValueError, TypeError, errors.MessageError) as error:
+        raise MailBuildError(f"the message does not read back: {error}") from error
+    if not same:
+        raise MailBuildError("the message does not read back with the headers it was given")
+
+
+def header_reads_as(read, sent) -> bool:
+    if read.defects:
+        return False
+    # Whitespace around a value is not part of it for a reader, and carries nothing.
+    if hasattr(sent, "addresses"):
+        pairs = [(a.display_name.strip(), a.addr_spec) for a in sent.addresses]
+        return [(a.display_name.strip(), a.addr_spec) for a in read.addresses] == pairs
+    return str(read).strip() == str(sent).strip()
+
+
+def send(message: EmailMessage) -> bool:
+    """Deliver ``message`` through SMTP when configured, else into the outbox.
+
+    Returns whether it was delivered: False when SMTP failed and the
+    message was kept in the outbox for staff instead.
+    """
     if not current_app.config.get("MAIL_SERVER"):
         keep_in_outbox(message)
-        return
+        return True
     try:
         send_smtp(message)
     except (OSError, smtplib.SMTPException) as error:
         log.error("SMTP delivery failed (%s); the message is kept in the outbox", type(error).__name__)
         keep_in_outbox(message, flags=FLAG_SMTP_FAILED)
+        return False
+    return True
 
 
 def send_smtp(message: EmailMessage) -> None:

@@ -18,12 +18,14 @@ where an address was given, and sends the browser to the confirmation
 page, which links to the receipt.
 """
 
+import logging
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from flask import Blueprint, abort, g, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
@@ -41,6 +43,7 @@ NO_SHARE_LABEL = "Don't share this with other organisations"
 
 bp = Blueprint("submissions", __name__)
 bp.after_request(private_page)  # a confirmation page links to its receipt
+log = logging.getLogger(__name__)
 
 
 class PersonalDataForm(FlaskForm):
@@ -84,6 +87,21 @@ SINGLE_LINE_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 MULTILINE_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+# Invisible formatting characters (Unicode category Cf: bidi controls such as
+# U+202E, zero-width spaces and joiners, U+FEFF, and the tag characters
+# U+E0000-U+E007F) are refused: they make text read differently from what it
+# is, so that one name can pass for another or a message can hide its words.
+INVISIBLE_MESSAGE = (
+    "Remove the invisible formatting characters (such as direction marks, zero-width spaces "
+    "or tag characters) from this text."
+)
+
+
+def invisible_characters(text: str) -> bool:
+    """Whether ``text`` holds a character of Unicode category Cf or the tag block."""
+    return any(unicodedata.category(ch) == "Cf" or 0xE0000 <= ord(ch) <= 0xE007F for ch in text)
+
+
 def strip(value):
     return value.strip() if isinstance(value, str) else value
 
@@ -106,6 +124,41 @@ class PlainText:
     def __call__(self, form, field):
         if field.data and self.pattern.search(field.data):
             raise ValidationError(self.message)
+        if field.data and invisible_characters(field.data):
+            raise ValidationError(INVISIBLE_MESSAGE)
+
+
+# Words a display name may not be, or hold, because they would pass for the
+# shop speaking. Compared after NFKC and case folding, so that "ＳＴＡＦＦ"
+# (fullwidth) and "Staff" are "staff".
+RESERVED_NAME_WORDS = frozenset({"staff", "admin", "administrator", "moderator", "mod", "official", "support"})
+RESERVED_NAME_MESSAGE = "This name is kept for the shop itself; choose another display name."
+
+
+def name_words(text: str) -> list[str]:
+    """The words of ``text`` after NFKC and case folding, punctuation and spaces left out."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return re.findall(r"[^\W_]+", folded)
+
+
+def reserved_name(name: str) -> bool:
+    """Whether ``name`` reads as the shop, its staff or its moderators."""
+    words = name_words(name)
+    squashed = "".join(words)  # "s.t.a.f.f" too
+    if RESERVED_NAME_WORDS.intersection([*words, squashed]):
+        return True
+    store_words = name_words(current_app.config["STORE_NAME"])
+    # The store's name, and its name without the last word ("Voltage & Vine").
+    store_names = {"".join(store_words), "".join(store_words[:-1])} - {""}
+    return any(store in squashed for store in store_names)
+
+
+class NotReservedName:
+    """Refuse display names that imitate the shop or its staff (who never post as a visitor)."""
+
+    def __call__(self, form, field):
+        if field.data and reserved_name(field.data):
+            raise ValidationError(RESERVED_NAME_MESSAGE)
 
 
 def text_field(
@@ -117,11 +170,12 @@ def text_field(
     multiline: bool = False,
     description: str = "",
     length_message: str | None = None,
+    validators: Iterable = (),
 ):
-    """A text input, stripped, without control characters, within its lengths.
+    """A text input, stripped, without control or invisible characters, within its lengths.
 
     ``required`` is the message shown when it is left empty; without it the
-    field is optional.
+    field is optional. ``validators`` are checked after those.
     """
     if min_length:
         message = length_message or f"Use between {min_length} and {max_length} characters."
@@ -134,7 +188,7 @@ def text_field(
     filters = [strip, normalize_newlines] if multiline else [strip]
     return field_class(
         label,
-        validators=[*presence, length, PlainText(multiline)],
+        validators=[*presence, length, PlainText(multiline), *validators],
         filters=filters,
         description=description,
         render_kw={"maxlength": max_length},
@@ -156,7 +210,12 @@ def normalized_email(value: str) -> str:
         raise ValidationError(str(error)) from error
     # Stored in lower case, so that Jane@example.org and jane@example.org are
     # one person everywhere: "your data", preferences, exports and erasure.
-    return (result.ascii_email or result.normalized).lower()
+    address = (result.ascii_email or result.normalized).lower()
+    if not mail.carries_address(address):
+        # Valid syntax, but a mail reader would decode it into something else
+        # (an RFC 2047 encoded word such as "=?utf-8?q?=0d=0a?=").
+        raise ValidationError("This address cannot be used for mail; check it for \"=?\" and remove it.")
+    return address
 
 
 class EmailAddress:
@@ -213,23 +272,42 @@ def record_submission(
     return submission
 
 
+MAIL_FAILED_MESSAGE = (
+    "Your submission is stored, but the mail about it could not be sent just now. "
+    "Your consent receipt is linked below."
+)
+
+
 def commit_and_mail(
     submission: Submission, mails: Callable[[], Iterable[EmailMessage]] | None = None
-) -> None:
-    """Commit the submission, then send its mail.
+) -> bool:
+    """Commit the submission, then send its mail; return whether all of it went out.
 
     ``mails`` builds the messages once the rows have their ids; by default
-    it is the consent receipt, sent when an address was given.
+    it is the consent receipt, sent when an address was given. The
+    submission is committed first and stays stored whatever happens to the
+    mail: a message that cannot be built or sent is logged (without its
+    contents) and reported by the return value, never raised.
     """
     from .privacy.receipts import receipt_message
 
     db.session.commit()
-    if mails is None:
-        messages = [receipt_message(submission)] if submission.email else []
-    else:
-        messages = mails()
+    try:
+        if mails is None:
+            messages = [receipt_message(submission)] if submission.email else []
+        else:
+            messages = list(mails())
+    except ValueError as error:  # mail.MailBuildError, or an Address the text cannot make
+        log.error("mail for a %s submission could not be built: %s", submission.kind, type(error).__name__)
+        return False
+    delivered = True
     for message in messages:
-        mail.send(message)
+        try:
+            delivered = mail.send(message) and delivered
+        except OSError as error:  # the outbox itself could not be written
+            log.error("mail for a %s submission could not be kept: %s", submission.kind, type(error).__name__)
+            delivered = False
+    return delivered
 
 
 def complete(
@@ -238,8 +316,12 @@ def complete(
     mails: Callable[[], Iterable[EmailMessage]] | None = None,
     next_url: str | None = None,
 ):
-    """Commit, mail, and redirect to the confirmation page (or ``next_url``)."""
-    commit_and_mail(submission, mails)
+    """Commit, mail, and redirect to the confirmation page (or ``next_url``).
+
+    When the mail failed, the page says so.
+    """
+    if not commit_and_mail(submission, mails):
+        flash(MAIL_FAILED_MESSAGE, "error")
     return redirect(next_url or url_for("submissions.thanks", receipt_id=submission.receipt_id), code=303)
 
 

@@ -23,20 +23,27 @@
     return Number.isNaN(date.getTime()) ? "" : date.toTimeString().slice(0, 5);
   }
 
+  function isolated(text) {
+    const bdi = document.createElement("bdi");
+    bdi.textContent = text;
+    return bdi;
+  }
+
   function append(message) {
     if (message.id <= lastId && log.querySelector(`[data-id="${Number(message.id)}"]`)) return;
     const item = document.createElement("li");
     item.className = "chat-message";
     item.dataset.id = String(message.id);
+    // <bdi>: each name and message keeps its own text direction, whatever it holds.
     const name = document.createElement("strong");
     name.className = "chat-name";
-    name.textContent = message.name;
+    name.append(isolated(message.name));
     const time = document.createElement("time");
     time.dateTime = message.time;
     time.textContent = timeLabel(message.time);
     const body = document.createElement("span");
     body.className = "chat-body";
-    body.textContent = message.body;
+    body.append(isolated(message.body));
     item.append(name, " ", time, " ", body);
     log.append(item);
     lastId = Math.max(lastId, Number(message.id));
@@ -54,6 +61,8 @@
       if (!response.ok) throw new Error(String(response.status));
       const data = await response.json();
       data.messages.forEach(append);
+      // A poll returns a bounded batch; when more wait, fetch them at once.
+      if (data.more) delay = 0;
     } catch (error) {
       delay = BACKOFF_MS;
     }
@@ -62,7 +71,7 @@
 
   function schedule(delay) {
     clearTimeout(timer);
-    timer = setTimeout(poll, document.hidden ? BACKOFF_MS : delay);
+    timer = setTimeout(poll, document.hidden && delay > 0 ? BACKOFF_MS : delay);
   }
 
   function clearErrors() {
@@ -87,12 +96,13 @@
     return true;
   }
 
-  function showReceipt(url) {
+  function showReceipt(url, mailSent) {
     status.textContent = "Message sent. ";
     const link = document.createElement("a");
     link.href = url;
     link.textContent = "View its consent receipt";
     status.append(link, ".");
+    if (mailSent === false) status.append(" The mail with your receipt could not be sent just now.");
   }
 
   form.addEventListener("submit", async (event) => {
@@ -119,7 +129,7 @@
     const data = await response.json();
     if (response.status === 201) {
       append(data.message);
-      showReceipt(data.receipt_url);
+      showReceipt(data.receipt_url, data.mail_sent);
       form.elements.namedItem("message").value = "";
       form.elements.namedItem("message").focus();
     } else if (data.errors) {
