@@ -41,6 +41,9 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("database", backends, indirect=True)
 
 
+SKIP_IS_FAILURE = "which this suite treats as a failure"
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """A skip is a failure: nothing in this suite may quietly not run."""
@@ -48,7 +51,21 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
-        report.longrepr = f"test was skipped, which this suite treats as a failure: {report.longrepr}"
+        report.longrepr = f"test was skipped, {SKIP_IS_FAILURE}: {report.longrepr}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """A module that skips itself while being collected (``importorskip`` at module level) fails too.
+
+    Changed here, before any ``pytest_collectreport`` hook or the terminal
+    sees the report, so the run counts it as a collection error.
+    """
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped:
+        report.outcome = "failed"
+        report.longrepr = f"{collector.nodeid} skipped itself while collected, {SKIP_IS_FAILURE}: {report.longrepr}"
 
 
 def pg_binary(name: str) -> str:

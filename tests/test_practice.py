@@ -1,6 +1,12 @@
-"""The clause map against reality: every clause, test, route, module and function it names exists."""
+"""The clause map against reality: every clause, test, route, module and function it names exists.
+
+Every named test is also collected by a real pytest run, and must assert
+something: a test that checks nothing would prove nothing for its clause.
+"""
 
 import ast
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -74,6 +80,73 @@ def test_every_named_test_exists(node_id):
     assert 1 <= len(names) <= 2 and names[-1].startswith("test_"), node_id
     node = find(path, ".".join(names))
     assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)), f"{node_id} is not a test function"
+
+
+def module_functions(path: str) -> dict[str, ast.AST]:
+    return {
+        name: node
+        for name, node in defined_names(parsed(path).body).items()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+
+
+def checks_something(path: str, function: ast.AST, seen: frozenset = frozenset()) -> bool:
+    """Whether ``function`` asserts: ``assert``, ``pytest.raises``, Playwright's ``expect``, or a helper that does.
+
+    Helpers are followed within the test's own module and into ``tests/`` modules it imports them from.
+    """
+    helpers = {**imported_helpers(path), **{name: (path, node) for name, node in module_functions(path).items()}}
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assert):
+            return True
+        if isinstance(node, ast.Attribute) and node.attr == "raises":
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "expect":
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in helpers:
+            where, helper = helpers[node.func.id]
+            key = (where, node.func.id)
+            if key not in seen and helper is not function and checks_something(where, helper, seen | {key}):
+                return True
+    return False
+
+
+@cache
+def imported_helpers(path: str) -> dict[str, tuple[str, ast.AST]]:
+    """Functions this test module imports from other modules under ``tests/``."""
+    found = {}
+    for node in parsed(path).body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tests."):
+            source = node.module.replace(".", "/") + ".py"
+            if (ROOT / source).is_file():
+                functions = module_functions(source)
+                for alias in node.names:
+                    if alias.name in functions:
+                        found[alias.asname or alias.name] = (source, functions[alias.name])
+    return found
+
+
+@pytest.mark.parametrize("node_id", ALL_TESTS)
+def test_every_named_test_asserts_something(node_id):
+    path, *names = node_id.split("::")
+    node = find(path, ".".join(names))
+    assert node is not None, f"{node_id} does not exist"
+    assert checks_something(path, node), f"{node_id} asserts nothing"
+
+
+def test_pytest_collects_every_named_test():
+    """A real collection run: each name is a test pytest finds and would run, not shadowed or skipped away."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0", "-p", "no:cacheprovider", *ALL_TESTS],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    collected = {line.split("[")[0] for line in result.stdout.splitlines() if "::" in line}
+    missing = [node_id for node_id in ALL_TESTS if node_id not in collected]
+    assert not missing, f"not collected: {missing}"
 
 
 @pytest.mark.parametrize(("path", "name"), ALL_CODE, ids=[f"{p}:{n}" for p, n in ALL_CODE])

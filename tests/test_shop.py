@@ -1,5 +1,11 @@
 """The storefront pages and the demo catalogue."""
 
+import re
+from http.cookies import SimpleCookie
+
+from tests.helpers import csrf_token_from
+from tests.staff import PASSWORD, create_staff
+from tests.test_cart import product_id
 from webshop.catalogue import seed_catalogue
 from webshop.db import db
 from webshop.models import Category, Product
@@ -72,10 +78,56 @@ def test_policy_has_one_section_per_clause_with_its_id_as_anchor(client):
         assert f'<section id="{clause}"' in page
 
 
-def test_cookie_table_lists_every_registered_cookie(client):
+def cookies_set_by(response) -> dict[str, dict]:
+    """The cookies a response sets, each with its attributes as the browser reads them."""
+    found = {}
+    for header in response.headers.getlist("Set-Cookie"):
+        jar = SimpleCookie()
+        jar.load(header)
+        for name, morsel in jar.items():
+            found[name] = {"max-age": morsel["max-age"], "expires": morsel["expires"]}
+    return found
+
+
+def lifetime_days(text: str) -> int | None:
+    """The number of days a registered lifetime text promises, or None for a browser session."""
+    if text.startswith("Until you close the browser"):
+        return None
+    if text.startswith("1 year"):
+        return 365
+    match = re.match(r"(\d+) days\b", text)
+    assert match, f"lifetime {text!r} names no period"
+    return int(match.group(1))
+
+
+def test_the_cookies_real_responses_set_are_the_registered_ones_with_their_lifetimes(app, client):
+    """Every cookie the shop sets, collected from its responses, against what the policy's table says."""
     from webshop.cookies import REGISTRY
 
-    page = client.get("/privacy").get_data(as_text=True)
-    for name, spec in REGISTRY.items():
-        assert f"<code>{name}</code>" in page
-        assert spec.lifetime in page
+    seen = {}
+
+    def send(method, url, **kwargs):
+        response = client.open(url, method=method, **kwargs)
+        seen.update(cookies_set_by(response))
+        return response
+
+    def post_form(page_url, data, action=None):
+        token = csrf_token_from(send("GET", page_url).get_data(as_text=True))
+        return send("POST", action or page_url, data={"csrf_token": token, **data})
+
+    assert post_form("/", {"next": "/"}, action="/consent").status_code == 303  # the banner's "OK"
+    hush = product_id(app, "hush-anc")
+    assert post_form("/product/hush-anc", {"product_id": hush, "quantity": 1}, action="/cart/add").status_code == 303
+    create_staff(app)
+    assert post_form("/admin/login", {"name": "alice", "password": PASSWORD}).status_code == 303
+
+    assert set(seen) == set(REGISTRY)
+    table = client.get("/privacy").get_data(as_text=True)
+    for name, attributes in seen.items():
+        spec = REGISTRY[name]
+        days = lifetime_days(spec.lifetime)
+        if days is None:
+            assert attributes == {"max-age": "", "expires": ""}, name
+        else:
+            assert attributes["max-age"] == str(days * 86400), name
+        assert f"<code>{name}</code>" in table and spec.lifetime in table

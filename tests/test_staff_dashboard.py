@@ -5,6 +5,7 @@ import re
 from datetime import datetime, time, timedelta
 
 import pytest
+from sqlalchemy import func
 
 from tests.helpers import csrf_token_from
 from tests.staff import signed_in, submission, visit
@@ -13,6 +14,8 @@ from webshop.models import AuditEvent, BoardPost, Order, Product, utcnow
 from webshop.popular import CACHE_KEY
 from webshop.staff import visitlog
 from webshop.submissions import FORM_KINDS
+from webshop.visits import flush
+from webshop.visits.models import Visit
 
 A, B, C = "192.0.2.10", "198.51.100.20", "203.0.113.30"
 
@@ -259,3 +262,30 @@ def test_popular_shelf_ranks_recent_product_visits_without_blocking_ones(app, cl
 
 def test_popular_shelf_is_absent_without_visits(client):
     assert shelf(client) == []
+
+
+class TestTopPagesFromRealRequests:
+    """Pages counted from requests the shop really answered, recorded by the visit writer."""
+
+    @pytest.fixture
+    def app_config(self):
+        return {"VISITS_ENABLED": True}
+
+    def test_text_typed_into_addresses_never_reaches_top_pages(self, app, client):
+        message = "staff-urgent: call 555-0100"
+        visitor = app.test_client()
+        for _ in range(40):
+            assert visitor.get(f"/product//{message}").status_code == 308
+        for prefix in ("/", "/product/", "/newsletter/confirm/", "/newsletter/unsubscribe/", "/my-data/open/"):
+            for _ in range(5):
+                visitor.get(prefix + message)
+        visitor.get("/product/hush-anc")
+        flush(app)
+        with app.app_context():  # the attack is in the visit log, as every request is
+            assert db.session.execute(db.select(func.count()).where(Visit.path.contains("555-0100"))).scalar_one() > 40
+        signed_in(app, client)
+        html = client.get("/admin/").get_data(as_text=True)
+        pages = rows(html, "table-pages")
+        assert "555-0100" not in html
+        assert ["/product/hush-anc", "1"] in pages
+        assert all(not label.startswith("/product//") for label, _ in pages)

@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 import textwrap
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -95,19 +95,18 @@ def test_a_request_rejected_before_any_view_is_recorded(app, client):
     assert (visit.method, visit.path, visit.status) == ("POST", "/consent", 400)
 
 
-def test_gpc_statement_is_served_as_json():
-    from webshop.visits.routes import GPC_LAST_UPDATE
-
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", GPC_LAST_UPDATE)
-
-
 def test_well_known_gpc_json(app, client):
-    response = client.get("/.well-known/gpc.json")
-    assert response.status_code == 200
-    assert response.mimetype == "application/json"
-    body = response.json
-    assert body["gpc"] is True
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", body["lastUpdate"])
+    """The served file, as a GPC-aware client reads it: exactly the two members, and a real past date."""
+    for headers in ({}, {"Sec-GPC": "1"}):
+        response = client.get("/.well-known/gpc.json", headers=headers)
+        assert response.status_code == 200
+        assert response.mimetype == "application/json"
+        body = json.loads(response.get_data(as_text=True))
+        assert set(body) == {"gpc", "lastUpdate"}
+        assert body["gpc"] is True
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", body["lastUpdate"])
+        assert date.fromisoformat(body["lastUpdate"]) <= utcnow().date()
+        assert "Set-Cookie" not in response.headers
 
 
 BLOCKING = [

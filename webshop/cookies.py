@@ -65,6 +65,17 @@ REGISTRY = {
             ),
             set_when="You open a page with a form, an action leaves a notice, or staff sign in.",
         ),
+        CookieSpec(
+            name="staff_device",
+            purpose=(
+                "Staff only: shows that this browser signed in to a staff account before, so that a flood of "
+                "wrong passwords from elsewhere does not pause sign-in here."
+            ),
+            lifetime="90 days after the last staff sign-in",
+            contents="The staff account's number and a random device id, signed. Never the password.",
+            set_when="A staff member signs in.",
+            config_max_age="STAFF_DEVICE_MAX_AGE_DAYS",
+        ),
     ]
 }
 

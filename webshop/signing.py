@@ -18,6 +18,7 @@ SALTS = {
     "unsubscribe": "webshop.unsubscribe",
     "my-data": "webshop.my-data",
     "email-change": "webshop.email-change",
+    "staff_device": "webshop.staff-device",
 }
 
 

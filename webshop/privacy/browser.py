@@ -23,7 +23,12 @@ from ..signing import serializer
 from .policy import POLICY_VERSION
 
 # The config key holding each signed cookie's lifetime in days.
-SIGNED_COOKIES = {"cart": "CART_MAX_AGE_DAYS", "consent": "CONSENT_MAX_AGE_DAYS", "visitor": "VISITOR_MAX_AGE_DAYS"}
+SIGNED_COOKIES = {
+    "cart": "CART_MAX_AGE_DAYS",
+    "consent": "CONSENT_MAX_AGE_DAYS",
+    "visitor": "VISITOR_MAX_AGE_DAYS",
+    "staff_device": "STAFF_DEVICE_MAX_AGE_DAYS",
+}
 
 SESSION_KEYS = {
     "csrf_token": "An anti-forgery token that proves this site's forms came from this site (not shown here).",
@@ -115,11 +120,20 @@ def _explain_session(report: CookieReport, value: str) -> None:
         report.details.append((key, SESSION_KEYS.get(key, "A value set by this site.")))
 
 
+def _explain_staff_device(report: CookieReport, value: str) -> None:
+    report.valid, found = _verify("staff_device", value)
+    if not report.valid or not isinstance(found, dict):
+        report.details.append(("State", "Not accepted: staff sign-in treats this browser as new."))
+        return
+    report.details.append(("Staff account number", str(found.get("staff"))))
+
+
 EXPLAIN = {
     "cart": _explain_cart,
     "consent": _explain_consent,
     "visitor": _explain_visitor,
     "session": _explain_session,
+    "staff_device": _explain_staff_device,
 }
 
 

@@ -138,7 +138,7 @@ PRACTICES: dict[str, Practice] = {
                 "tests/test_cart.py::test_adding_puts_ids_and_quantities_in_a_signed_cookie",
                 "tests/test_cookie_bearer.py::test_the_pages_say_the_cookie_is_a_key",
                 "tests/test_cart.py::test_payload_holds_no_prices_or_personal_data",
-                "tests/test_shop.py::test_cookie_table_lists_every_registered_cookie",
+                "tests/test_shop.py::test_the_cookies_real_responses_set_are_the_registered_ones_with_their_lifetimes",
                 "tests/test_my_data.py::test_this_browser_shows_stored_ip_and_every_registered_cookie_decoded",
                 f"{EVIDENCE}::test_cookies_panel_decodes_the_cart_after_adding_an_item",
                 TOUR,

@@ -11,14 +11,21 @@ bp = Blueprint("staff", __name__, url_prefix="/admin")
 STAFF_DEFAULTS = {
     "STAFF_PASSWORD_MIN_LENGTH": 12,
     "STAFF_SESSION_HOURS": 12,
-    # Failed sign-ins: after this many the account (or the client IP) is
-    # locked out, for STAFF_LOCKOUT_SECONDS, doubling with each further
-    # failure up to STAFF_LOCKOUT_MAX_SECONDS. A count with no failure for
-    # STAFF_FAILURE_MEMORY_SECONDS starts again from nothing.
-    "STAFF_MAX_FAILURES_PER_ACCOUNT": 5,
+    # Failed sign-ins. A client address gets STAFF_MAX_FAILURES_PER_CLIENT
+    # wrong passwords per account (STAFF_MAX_FAILURES_PER_IP across all
+    # accounts) before it is locked out for STAFF_LOCKOUT_SECONDS, doubling
+    # with each further failure up to STAFF_LOCKOUT_MAX_SECONDS. An account
+    # takes at most STAFF_MAX_FAILURES_PER_ACCOUNT failures from all clients
+    # together, then pauses for STAFF_ACCOUNT_PAUSE_SECONDS, except for
+    # browsers that signed in to it before (the staff_device cookie). A count
+    # with no failure for STAFF_FAILURE_MEMORY_SECONDS starts again from nothing.
+    "STAFF_MAX_FAILURES_PER_CLIENT": 5,
     "STAFF_MAX_FAILURES_PER_IP": 20,
+    "STAFF_MAX_FAILURES_PER_ACCOUNT": 100,
+    "STAFF_ACCOUNT_PAUSE_SECONDS": 3600,
     "STAFF_LOCKOUT_SECONDS": 60,
     "STAFF_LOCKOUT_MAX_SECONDS": 3600,
+    "STAFF_DEVICE_MAX_AGE_DAYS": 90,
     "STAFF_FAILURE_MEMORY_SECONDS": 3600,
     "NOTICE_BATCH_SIZE": 50,
 }

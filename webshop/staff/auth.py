@@ -2,14 +2,23 @@
 
 Passwords are hashed with werkzeug; there is no default account. Signing in
 clears the session (a new CSRF token too) and starts a server-side staff
-session whose random token only the cookie holds. Failed sign-ins are
-counted per account name and per client IP in the database, so every
-worker sees them; past the limit, sign-in is refused for a lockout period
-that doubles with each further failure.
+session whose random token only the cookie holds.
+
+Failed sign-ins are counted in the database, so every worker sees them,
+under three keys: the account and client address together, the client
+address alone, and the account alone. The first two lock out the guessing
+address for a period that doubles with each further failure. The account
+alone has a much higher ceiling; past it, sign-in to that account pauses,
+but only for browsers that have never signed in to it: a browser that has
+holds a signed ``staff_device`` cookie naming the account, and is throttled
+on its own. So a stranger's wrong passwords, from however many addresses,
+never lock staff out of their usual browser, and the guesses a stranger can
+make per account stay bounded.
 """
 
 import getpass
 import hashlib
+import ipaddress
 import os
 import re
 import secrets
@@ -19,20 +28,24 @@ import click
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 from flask.cli import with_appcontext
 from flask_wtf import FlaskForm
+from itsdangerous import BadData
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
+from .. import cookies
 from ..consent import current_path
 from ..db import db
 from ..models import utcnow
+from ..signing import serializer
 from ..submissions import PlainText
 from ..visits.client import valid_ip
 from . import bp
 from .models import SignInThrottle, StaffSession, StaffUser
 
 SESSION_KEY = "staff_token"
+DEVICE_COOKIE = "staff_device"
 PASSWORD_ENV = "WEBSHOP_STAFF_PASSWORD"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 # Endpoints of this blueprint that need no sign-in.
@@ -60,7 +73,7 @@ def load_staff() -> StaffUser | None:
     found = db.session.get(StaffSession, token_hash(token))
     if found is None or found.expires_at <= utcnow():
         return None
-    return found.staff
+    return found.staff  # None when the account is gone and only a stray row is left
 
 
 @bp.before_request
@@ -88,12 +101,56 @@ def client_ip() -> str:
     return g.get("client_ip") or valid_ip(request.remote_addr) or "unknown"
 
 
-def throttle_limits(name: str) -> dict[str, int]:
+def client_key() -> str:
+    """The guessing client: its address, or for IPv6 its /64, which one host can fill at will."""
+    address = client_ip()
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 4:
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+
+
+def account_key(name: str) -> str:
+    return name.strip().lower()[:80]
+
+
+def trusted_device(name: str) -> str | None:
+    """The id of this browser's device cookie when it proves an earlier sign-in to account ``name``."""
+    value = request.cookies.get(DEVICE_COOKIE)
+    if not value:
+        return None
+    try:
+        found = serializer(DEVICE_COOKIE).loads(value, max_age=current_app.config["STAFF_DEVICE_MAX_AGE_DAYS"] * 86400)
+        staff_id, device = found["staff"], found["device"]
+    except (BadData, KeyError, TypeError):
+        return None
+    if not isinstance(device, str) or not isinstance(staff_id, int):
+        return None
+    user = db.session.get(StaffUser, staff_id)
+    return device if user is not None and user.name == name.strip() else None
+
+
+def throttle_limits(name: str, device: str | None) -> dict[str, tuple[int, str]]:
+    """The throttle keys of this attempt, each with its limit and kind of lockout.
+
+    A browser trusted for the account is counted on its own and passes the
+    account-wide pause; every other client is counted per account and
+    address, and towards the account's ceiling.
+    """
     config = current_app.config
-    return {
-        f"account:{name.strip().lower()[:80]}": config["STAFF_MAX_FAILURES_PER_ACCOUNT"],
-        f"ip:{client_ip()}": config["STAFF_MAX_FAILURES_PER_IP"],
-    }
+    account, client = account_key(name), client_key()
+    limits = {f"ip:{client}": (config["STAFF_MAX_FAILURES_PER_IP"], "doubling")}
+    if device is not None:
+        limits[f"device:{device}"] = (config["STAFF_MAX_FAILURES_PER_CLIENT"], "doubling")
+    else:
+        limits[f"client:{account}|{client}"[:140]] = (config["STAFF_MAX_FAILURES_PER_CLIENT"], "doubling")
+        limits[f"account:{account}"] = (config["STAFF_MAX_FAILURES_PER_ACCOUNT"], "pause")
+    return limits
 
 
 def seconds_locked(keys) -> int:
@@ -107,15 +164,18 @@ def seconds_locked(keys) -> int:
     return 0 if until is None else max(1, int((until - now).total_seconds() + 0.999))
 
 
-def lockout_for(failures: int, limit: int) -> timedelta | None:
+def lockout_for(failures: int, limit: int, kind: str) -> timedelta | None:
+    """How long a key with ``failures`` is locked: doubling per failure past the limit, or one fixed pause."""
     if failures < limit:
         return None
     config = current_app.config
+    if kind == "pause":
+        return timedelta(seconds=config["STAFF_ACCOUNT_PAUSE_SECONDS"])
     seconds = config["STAFF_LOCKOUT_SECONDS"] * 2 ** min(failures - limit, 20)
     return timedelta(seconds=min(seconds, config["STAFF_LOCKOUT_MAX_SECONDS"]))
 
 
-def record_failure(key: str, limit: int) -> None:
+def record_failure(key: str, limit: int, kind: str) -> None:
     now = utcnow()
     try:
         with db.session.begin_nested():
@@ -125,11 +185,14 @@ def record_failure(key: str, limit: int) -> None:
     row = db.session.execute(db.select(SignInThrottle).where(SignInThrottle.key == key).with_for_update()).scalar_one()
     forget_after = timedelta(seconds=current_app.config["STAFF_FAILURE_MEMORY_SECONDS"])
     locked = row.locked_until is not None and row.locked_until > now
-    if not locked and now - row.last_failure_at > forget_after:
+    # A pause that has run out starts a fresh count: the ceiling holds per pause, not for ever.
+    paused_out = kind == "pause" and row.locked_until is not None and not locked
+    if paused_out or (not locked and now - row.last_failure_at > forget_after):
         row.failures = 0
+        row.locked_until = None
     row.failures += 1
     row.last_failure_at = now
-    lockout = lockout_for(row.failures, limit)
+    lockout = lockout_for(row.failures, limit, kind)
     if lockout is not None:
         row.locked_until = now + lockout
 
@@ -185,6 +248,11 @@ def start_session(user: StaffUser) -> None:
     session[SESSION_KEY] = token
 
 
+def device_cookie(user: StaffUser, device: str | None) -> str:
+    """A signed device cookie for ``user``: the same device id when the browser had one."""
+    return serializer(DEVICE_COOKIE).dumps({"staff": user.id, "device": device or secrets.token_urlsafe(12)})
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if g.staff is not None and request.method == "GET":
@@ -192,25 +260,30 @@ def login():
     form = SignInForm()
     message, status = None, 200
     if form.validate_on_submit():
-        limits = throttle_limits(form.name.data)
+        device = trusted_device(form.name.data)
+        limits = throttle_limits(form.name.data, device)
         locked = seconds_locked(limits)
         if locked:
             message, status = (
-                f"Too many failed sign-ins. Sign-in is paused; try again in {wait_text(locked)}.",
+                f"Too many failed sign-ins. Sign-in is paused; try again in {wait_text(locked)}."
+                " A browser you have signed in with before is not paused by others' failures.",
                 429,
             )
         else:
             user = check_credentials(form.name.data.strip(), form.password.data)
             if user is None:
-                for key, limit in limits.items():
-                    record_failure(key, limit)
+                for key, (limit, kind) in limits.items():
+                    record_failure(key, limit, kind)
                 db.session.commit()
                 message, status = "That staff name and password do not match.", 401
             else:
-                clear_failures(limits)
+                # The account-wide count stays: signing in must not give a guesser a fresh allowance.
+                clear_failures(key for key in limits if not key.startswith("account:"))
                 start_session(user)
                 db.session.commit()
-                return redirect(safe_next(request.args.get("next")), code=303)
+                response = redirect(safe_next(request.args.get("next")), code=303)
+                cookies.set_cookie(response, DEVICE_COOKIE, device_cookie(user, device))
+                return response
     return render_template("staff/login.html", form=form, message=message), status
 
 

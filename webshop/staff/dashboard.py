@@ -1,14 +1,17 @@
 """The dashboard: what the visit log and the forms add up to over a date range.
 
 Staff pages (paths under ``/admin``) are left out of the visit figures so
-the charts describe the shop, not its staff.
+the charts describe the shop, not its staff. "Top pages" counts only pages
+that were served (status 200) and names each by its route, never by text a
+visitor typed into the address: see :func:`page_label`.
 """
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import render_template, request
+from flask import current_app, render_template, request
 from sqlalchemy import and_, case, func, not_
+from werkzeug.exceptions import HTTPException
 
 from ..db import db
 from ..models import Order, Submission, utcnow
@@ -80,6 +83,43 @@ def parse_period(args) -> tuple[Period, str | None]:
 BACKGROUND_FEEDS = ("/chat/messages",)
 
 
+# Pages whose variable part names something the shop has: answered with 200,
+# the path names a real product, category or file and is shown as it is.
+NAMED_PAGES = frozenset({"shop.product", "shop.category", "static"})
+
+
+def page_label(adapter, path: str) -> str | None:
+    """What "top pages" calls ``path``: the path, its route's rule, or None when no route serves it as it is.
+
+    A route with a free variable part (a token, an order number) is shown as
+    its rule, ``/newsletter/confirm/<token>``, so that whatever a visitor put
+    in the address never reaches the staff's screen.
+    """
+    try:
+        rule, _ = adapter.match(path, method="GET", return_rule=True)
+    except HTTPException:  # no such page, or only a redirect to one (a 308 for "//" or a missing slash)
+        return None
+    if not rule.arguments or rule.endpoint in NAMED_PAGES:
+        return path
+    return rule.rule
+
+
+def top_pages(where) -> list[tuple[str, int]]:
+    """The most viewed served pages, counted per :func:`page_label`."""
+    served = db.session.execute(
+        db.select(Visit.path, func.count())
+        .where(where, Visit.method == "GET", Visit.status == 200, Visit.path.not_in(BACKGROUND_FEEDS))
+        .group_by(Visit.path)
+    ).all()
+    adapter = current_app.url_map.bind("localhost")
+    counts: dict[str, int] = {}
+    for path, n in served:
+        label = page_label(adapter, path)
+        if label is not None:
+            counts[label] = counts.get(label, 0) + n
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_N]
+
+
 def shop_visits(period: Period):
     """The conditions for visits to the shop in ``period``."""
     return and_(
@@ -126,13 +166,7 @@ def visit_figures(period: Period) -> dict:
         .order_by(func.count().desc(), Visit.domain)
         .limit(TOP_N)
     ).all()
-    pages = execute(
-        db.select(Visit.path, func.count().label("n"))
-        .where(where, Visit.method == "GET", Visit.status < 400, Visit.path.not_in(BACKGROUND_FEEDS))
-        .group_by(Visit.path)
-        .order_by(func.count().desc(), Visit.path)
-        .limit(TOP_N)
-    ).all()
+    pages = top_pages(where)
     cart_adds, checkout_views = execute(
         db.select(
             count_if(and_(Visit.method == "POST", Visit.path == "/cart/add", Visit.status < 400)),

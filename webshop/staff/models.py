@@ -10,13 +10,27 @@ from ..models import utcnow
 
 
 class StaffUser(db.Model):
-    """A staff account; the password is kept only as a werkzeug hash."""
+    """A staff account; the password is kept only as a werkzeug hash.
+
+    Ids are never reused (AUTOINCREMENT on SQLite, a sequence on
+    PostgreSQL): anything that still names a removed account's id, such as
+    a session row left behind where foreign keys are off or a device
+    cookie, can never point at a later account.
+    """
+
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_sign_in_at: Mapped[datetime | None]
+
+    # Deleting an account through the ORM deletes its sessions itself, and the
+    # foreign key's ON DELETE CASCADE covers plain SQL wherever keys are enforced.
+    sessions: Mapped[list["StaffSession"]] = relationship(
+        back_populates="staff", cascade="all, delete-orphan", passive_deletes=False
+    )
 
 
 class StaffSession(db.Model):
@@ -31,7 +45,7 @@ class StaffSession(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
 
-    staff: Mapped[StaffUser] = relationship()
+    staff: Mapped[StaffUser | None] = relationship(back_populates="sessions")
 
 
 class SignInThrottle(db.Model):
