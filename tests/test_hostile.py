@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.forms import FORMS, form_data, product_id
-from tests.helpers import csrf_token_from, submit
+from tests.helpers import csrf_token_from
 from tests.staff import create_staff, sign_in
 from webshop.cart import encode
 from webshop.db import db
@@ -425,8 +425,12 @@ def sweep_headers(shop, examples):
     def attack(headers, path, post):
         client = shop.app.test_client()
         if post:  # a submission carrying the headers, so its stored context is shown later
-            response = submit(client, case.url, form_data(shop.app, case), headers=headers)
-            check(response, f"{case.url} (headers)")
+            page = check(client.get(case.url, headers=headers), f"{case.url} (headers)")
+            if "Host" in headers and page.status_code == 400:
+                return  # a Host the shop does not serve: refused before the form is shown
+            token = csrf_token_from(page.get_data(as_text=True))
+            data = {"csrf_token": token, **form_data(shop.app, case)}
+            check(client.post(case.url, data=data, headers=headers), f"{case.url} (headers)")
         else:
             check(client.get(path, headers=headers), f"{path} (headers)")
 

@@ -7,6 +7,7 @@ into ``instance/secret_key`` (mode 0600) on first start and reused after.
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class ConfigError(RuntimeError):
@@ -37,8 +38,16 @@ DEFAULTS = {
     "VISITOR_MAX_AGE_DAYS": 365,
     # Forms.
     "WTF_CSRF_TIME_LIMIT": 4 * 3600,
-    # Proxies in front of the app; 0 means remote_addr is the client.
+    # Proxies in front of the app; 0 means remote_addr is the client. Only
+    # behind them do X-Forwarded-For, -Proto and -Host count.
     "TRUSTED_PROXIES": 0,
+    # The address customers use, e.g. "https://shop.example.org": every link in
+    # mail is built from it, and its host name is served. None: links use the
+    # request's (trusted) Host.
+    "PUBLIC_URL": None,
+    # Further host names served besides 127.0.0.1, localhost and PUBLIC_URL's
+    # host (".example.org" also serves every subdomain). Any other Host gets 400.
+    "TRUSTED_HOSTS": [],
     # Visit recording.
     "VISITS_ENABLED": True,
     "VISIT_RETENTION_DAYS": 90,
@@ -65,25 +74,80 @@ DEFAULTS = {
 }
 
 SECRET_KEY_FILE = "secret_key"
+# Host names always served: the machine itself, for health checks and local use.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 
 
 def load_secret_key(instance_path: str) -> str:
     """Return the secret key stored in the instance folder, creating it once.
 
-    The file is created with O_EXCL and mode 0600 so that two workers
-    starting together agree on one key and nobody else can read it.
+    A new key is written in full to a private temporary file (mode 0600)
+    and then hard-linked into place. The link is atomic and fails if the
+    key file exists, so a worker starting at the same moment either finds
+    no file or a complete one, never an empty one, and every worker ends up
+    reading the one key that was linked first.
     """
     path = Path(instance_path) / SECRET_KEY_FILE
+    if not path.exists():
+        claim_secret_key(path)
+    key = path.read_text().strip()
+    if not key:
+        raise ConfigError(f"{path} is empty; delete it to generate a new key")
+    return key
+
+
+def claim_secret_key(path: Path) -> None:
+    """Put a new key at ``path`` unless another process already did."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, path)
     except FileExistsError:
-        key = path.read_text().strip()
-        if not key:
-            raise ConfigError(f"{path} is empty; delete it to generate a new key") from None
-        return key
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+        pass  # another process linked its key first; that one is used
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def public_url(value) -> str | None:
+    """``PUBLIC_URL`` checked and without a trailing slash: a scheme and a host, nothing else."""
+    if value is None or value == "":
+        return None
+    example = "e.g. FLASK_PUBLIC_URL=https://shop.example.org"
+    if not isinstance(value, str):
+        raise ConfigError(f"PUBLIC_URL must be a URL such as https://shop.example.org; got {type(value).__name__}")
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"PUBLIC_URL is not a URL ({example}); got {value!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"PUBLIC_URL needs http:// or https:// and a host name ({example}); got {value!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"PUBLIC_URL must not carry a user name or password; got {value!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(
+            f"PUBLIC_URL is the shop's address without a path, query or fragment ({example}); got {value!r}"
+        )
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+
+
+def trusted_hosts(config) -> list[str]:
+    """The host names served: loopback, ``PUBLIC_URL``'s host, then ``TRUSTED_HOSTS``."""
+    extra = config.get("TRUSTED_HOSTS") or []
+    if isinstance(extra, str) or not all(isinstance(name, str) and name for name in extra):
+        raise ConfigError(
+            "TRUSTED_HOSTS must be a list of host names, e.g. FLASK_TRUSTED_HOSTS='[\"shop.example.org\"]'"
+        )
+    names = list(LOOPBACK_HOSTS)
+    if config.get("PUBLIC_URL"):
+        names.append(urlsplit(config["PUBLIC_URL"]).hostname)
+    names.extend(name.strip().lower() for name in extra)
+    return list(dict.fromkeys(names))
 
 
 def finish(app) -> None:
@@ -129,3 +193,11 @@ def finish(app) -> None:
             "FLASK_RDNS_NAMESERVERS='[\"127.0.0.1:5353\"]'"
         )
     config["RDNS_NAMESERVERS"] = list(nameservers)
+
+    config["PUBLIC_URL"] = public_url(config.get("PUBLIC_URL"))
+    config["TRUSTED_HOSTS"] = trusted_hosts(config)
+
+    # Database errors then name the statement but not its values (what a
+    # visitor typed, a link token), so tracebacks in the log carry neither.
+    options = config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {"hide_parameters": True, **options}

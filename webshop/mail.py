@@ -23,6 +23,7 @@ from email.headerregistry import Address, HeaderRegistry, UniqueAddressHeader, U
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parsedate_to_datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import current_app, url_for
 
@@ -44,16 +45,23 @@ def store_address() -> Address:
 def external_url(endpoint: str, **values) -> str:
     """An absolute URL for links in mail.
 
-    With ``SERVER_NAME`` configured the link uses it and
-    ``PREFERRED_URL_SCHEME``, whatever Host header the request carried;
-    otherwise it uses the request's host, which Flask's ``TRUSTED_HOSTS``
-    limits when set.
+    With ``PUBLIC_URL`` configured every link starts with it, whatever Host
+    the request carried (and outside a request too); else with
+    ``SERVER_NAME`` and ``PREFERRED_URL_SCHEME``. Without either it uses
+    the request's host, which is one of ``TRUSTED_HOSTS``: any other Host
+    was refused before the view ran.
     """
-    config = current_app.config
-    if config.get("SERVER_NAME"):
-        path = url_for(endpoint, **values)
-        return f"{config['PREFERRED_URL_SCHEME']}://{config['SERVER_NAME']}{path}"
-    return url_for(endpoint, _external=True, **values)
+    app = current_app
+    config = app.config
+    base = config.get("PUBLIC_URL")
+    if not base and config.get("SERVER_NAME"):
+        base = f"{config['PREFERRED_URL_SCHEME']}://{config['SERVER_NAME']}"
+    if not base:
+        return url_for(endpoint, _external=True, **values)
+    public = urlsplit(base)
+    app.inject_url_defaults(endpoint, values)
+    adapter = app.url_map.bind(public.netloc, url_scheme=public.scheme)
+    return adapter.build(endpoint, values, force_external=True)
 
 
 # What the library may write as is: printable ASCII without the "=?" that

@@ -14,6 +14,7 @@ from flask import has_request_context, render_template, request
 from sqlalchemy import exc
 
 from .security import ERROR_TEXT, render_error
+from .visits.redact import redact_path
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,9 @@ def render_unavailable(error):
 
     The line names the driver's error class and its first line only, never
     SQLAlchemy's full message, which carries the statement and its
-    parameters (what a visitor typed).
+    parameters (what a visitor typed). The path is redacted like the access
+    line's: a link token in it was not used (the work was rolled back), so
+    whoever read it could still open the link.
     """
     if not unavailable(error):
         return render_error(error)
@@ -87,7 +90,7 @@ def render_unavailable(error):
     log.warning(
         "database unavailable (503) on %s %s: %s: %s",
         request.method,
-        request.path[:200],
+        redact_path(request.path)[:200],
         type(original).__name__,
         first_line(original),
     )
@@ -119,7 +122,7 @@ def close_session(error):
             raise
         db.session.registry.clear()
         original = getattr(lost, "orig", None) or lost
-        where = f"{request.method} {request.path[:200]}" if has_request_context() else "a task"
+        where = f"{request.method} {redact_path(request.path)[:200]}" if has_request_context() else "a task"
         log.warning("database connection lost at the end of %s: %s: %s", where, type(original).__name__,
                     first_line(original))
 

@@ -8,7 +8,9 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
+from .config import LOOPBACK_HOSTS
 from .cookies import is_secure_request
+from .visits.redact import redact_path
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,7 @@ def wait_text(seconds: int) -> str:
 def render_error(error, retry_after: int | None = None):
     """The error page; ``retry_after`` (seconds) says when to try again and sets ``Retry-After``."""
     if not isinstance(error, HTTPException):
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, redact_path(request.path))
         code = 500
     else:
         code = error.code or 500
@@ -144,16 +146,33 @@ class DatabaseInteger(IntegerConverter):
 
 
 def check_host():
-    """Refuse a Host header outside TRUSTED_HOSTS (werkzeug raises a 400)."""
+    """Refuse a Host header outside ``TRUSTED_HOSTS`` (werkzeug raises a 400).
+
+    Behind ``TRUSTED_PROXIES`` the host is the one ``X-Forwarded-Host``
+    names (ProxyFix puts it in place), and it is checked the same way.
+    """
     request.host  # noqa: B018 - reading it is the check
+
+
+def warn_about_hosts(app) -> None:
+    """A production start without the shop's own host name serves loopback only: say so."""
+    if app.debug or app.testing or set(app.config["TRUSTED_HOSTS"]) != set(LOOPBACK_HOSTS):
+        return
+    log.warning(
+        "Neither PUBLIC_URL nor TRUSTED_HOSTS is set: only requests for %s are served (any other Host "
+        "gets 400) and links in mail use that host. Set PUBLIC_URL to the address customers use, "
+        "e.g. FLASK_PUBLIC_URL=https://shop.example.org",
+        " and ".join(LOOPBACK_HOSTS),
+    )
 
 
 def init_app(app):
     app.url_map.converters["int"] = DatabaseInteger  # before any blueprint adds its routes
+    # Ahead of every other hook: nothing runs for a host the shop does not serve.
+    app.before_request_funcs.setdefault(None, []).insert(0, check_host)
     app.before_request(refuse_malformed_request)
     csrf.init_app(app)
-    if app.config.get("TRUSTED_HOSTS"):
-        app.before_request(check_host)
+    warn_about_hosts(app)
     app.session_interface = SessionInterface()
     app.after_request(add_security_headers)
     app.register_error_handler(HTTPException, render_error)

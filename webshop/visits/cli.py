@@ -20,12 +20,11 @@ from ..db import db
 from ..models import utcnow
 from ..private_files import create_output
 from .models import Visit
+from .redact import escape_log_item
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 PROGRESS_THRESHOLD = 10_000
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-# Characters Apache writes as a backslash and a letter (ap_escape_logitem).
-NAMED_ESCAPES = {0x08: b"\\b", 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t", 0x0B: b"\\v"}
 # The path characters kept as they are when the request line is rebuilt.
 PATH_SAFE = "/:@!$&'()*+,;=-._~"
 # GoAccess, like most log analysers, refuses a line whose host field is not an
@@ -68,29 +67,6 @@ def purge_command(older_than):
     click.echo(
         f"Deleted {result.rowcount} visits older than {days} days (before {cutoff:%Y-%m-%d %H:%M} UTC)."
     )
-
-
-def escape_log_item(value: str | None) -> str:
-    """A field as Apache writes it: ``-`` when empty, quotes, backslashes and controls escaped.
-
-    Apache escapes bytes, so characters outside printable ASCII appear as
-    ``\\xhh`` for each byte of their UTF-8 encoding.
-    """
-    if not value:
-        return "-"
-    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
-        return value
-    out = bytearray()
-    for byte in value.encode("utf-8", "surrogateescape"):
-        if byte in NAMED_ESCAPES:
-            out += NAMED_ESCAPES[byte]
-        elif byte in (0x22, 0x5C):
-            out += b"\\" + bytes([byte])
-        elif byte < 0x20 or byte >= 0x7F:
-            out += b"\\x%02x" % byte
-        else:
-            out.append(byte)
-    return out.decode("ascii")
 
 
 def apache_time(when: datetime) -> str:
