@@ -24,7 +24,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 ## make run: install, create/upgrade the SQLite database in instance/, seed, serve on $(HOST):$(PORT)
 run: $(VENV)/.runtime
-	@scripts/check-run port $(HOST) $(PORT)
+	@PYTHON=$(BIN)/python scripts/check-run port $(HOST) $(PORT)
 	$(BIN)/flask --app webshop init-db
 	GUNICORN_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py
 

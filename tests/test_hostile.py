@@ -229,7 +229,7 @@ def url_of(rule, values: dict) -> str:
 def path_values(rule):
     """Hostile text for each variable of ``rule``, and sometimes a well-formed value."""
     values = {}
-    for name in rule.arguments:
+    for name in sorted(rule.arguments - set(rule.defaults or ())):  # e.g. /favicon.ico fixes its filename
         converter = type(rule._converters[name]).__name__
         choices = [probed(), st.sampled_from(NASTY)]
         if converter == "IntegerConverter":

@@ -39,12 +39,13 @@ TEXT_FIELDS = [
 ]
 
 
-@pytest.mark.parametrize("char", INVISIBLE.values(), ids=INVISIBLE.keys())
 @pytest.mark.parametrize(("kind", "field"), TEXT_FIELDS, ids=[f"{k}-{f}" for k, f in TEXT_FIELDS])
-def test_invisible_formatting_characters_are_a_form_error(client, app, kind, field, char):
-    response = send(client, app, BY_KIND[kind], **{field: f"Jane{char}Doe, 1 Loopback Lane"})
-    assert response.status_code == 200
-    assert INVISIBLE_MESSAGE in response.get_data(as_text=True)
+def test_invisible_formatting_characters_are_a_form_error(client, app, kind, field):
+    refused = {}
+    for label, char in INVISIBLE.items():
+        response = send(client, app, BY_KIND[kind], **{field: f"Jane{char}Doe, 1 Loopback Lane"})
+        refused[label] = response.status_code == 200 and INVISIBLE_MESSAGE in response.get_data(as_text=True)
+    assert refused == dict.fromkeys(INVISIBLE, True)
     assert submissions(app, kind) == []
 
 
@@ -52,22 +53,23 @@ RESERVED = ["Staff", "ＳＴＡＦＦ", "staff\u200b", "sTaFf", "Admin", "Modera
             "Voltage & Vine", "VOLTAGE-VINE ELECTRONICS", "Ｖｏｌｔａｇｅ Ｖｉｎｅ"]
 
 
-@pytest.mark.parametrize("name", RESERVED)
 @pytest.mark.parametrize("kind", ["board", "chat"])
-def test_names_that_pass_for_the_shop_or_its_staff_are_refused(client, app, kind, name):
-    response = send(client, app, BY_KIND[kind], display_name=name)
-    assert response.status_code == 200
-    page = response.get_data(as_text=True)
-    assert "kept for the shop itself" in page or INVISIBLE_MESSAGE in page
+def test_names_that_pass_for_the_shop_or_its_staff_are_refused(client, app, kind):
+    accepted = []
+    for name in RESERVED:
+        response = send(client, app, BY_KIND[kind], display_name=name)
+        page = response.get_data(as_text=True)
+        if response.status_code != 200 or not ("kept for the shop itself" in page or INVISIBLE_MESSAGE in page):
+            accepted.append(name)
+    assert accepted == []
     assert submissions(app, kind) == []
 
 
-@pytest.mark.parametrize("name", ["Staffan", "Jane 😀", "محمد", "שרה", "Vine lover"])
 @pytest.mark.parametrize("kind", ["board", "chat"])
-def test_ordinary_names_in_any_script_are_still_welcome(client, app, kind, name):
-    assert send(client, app, BY_KIND[kind], display_name=name).status_code == 303
-    [submission] = submissions(app, kind)
-    assert submission.name == name
+def test_ordinary_names_in_any_script_are_still_welcome(client, app, kind):
+    names = ["Staffan", "Jane 😀", "محمد", "שרה", "Vine lover"]
+    assert [send(client, app, BY_KIND[kind], display_name=name).status_code for name in names] == [303] * len(names)
+    assert [submission.name for submission in submissions(app, kind)] == names
 
 
 @pytest.mark.parametrize("url", ["/board", "/chat"])
