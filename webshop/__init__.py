@@ -41,11 +41,13 @@ def create_app(test_config=None, instance_path=None):
         staff,
         submissions,
         survey,
+        text,
         visits,
     )
     from .privacy import my_data, receipts
 
     db.init_app(app)  # database
+    text.init_app(app)  # words for numbers in templates
     security.init_app(app)  # CSRF, headers, error pages
     outage.init_app(app)  # 503 while the database is out of reach
     consent.init_app(app)  # g.blocking_signal, g.consent_acknowledged

@@ -48,6 +48,9 @@ DEFAULTS = {
     # Further host names served besides 127.0.0.1, localhost and PUBLIC_URL's
     # host (".example.org" also serves every subdomain). Any other Host gets 400.
     "TRUSTED_HOSTS": [],
+    # A repository's blob URL: the policy's code links point there, at the line
+    # (None: the shop shows the clause map's files itself).
+    "SOURCE_URL": None,
     # Visit recording.
     "VISITS_ENABLED": True,
     "VISIT_RETENTION_DAYS": 90,

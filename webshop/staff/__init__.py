@@ -35,8 +35,8 @@ def init_app(app):
     for name, value in STAFF_DEFAULTS.items():
         app.config.setdefault(name, value)
 
-    from . import auth, dashboard, export, notices, review, visitlog  # noqa: F401  (routes on bp)
+    from . import auth, cli, dashboard, export, notices, review, visitlog  # noqa: F401  (routes on bp)
 
     app.register_blueprint(bp)
-    app.cli.add_command(auth.staff_group)
-    app.cli.add_command(export.share_group)
+    app.cli.add_command(cli.staff_group)
+    app.cli.add_command(cli.share_group)

@@ -16,17 +16,13 @@ never lock staff out of their usual browser, and the guesses a stranger can
 make per account stay bounded.
 """
 
-import getpass
 import hashlib
 import ipaddress
-import os
 import re
 import secrets
 from datetime import timedelta
 
-import click
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
-from flask.cli import with_appcontext
 from flask_wtf import FlaskForm
 from itsdangerous import BadData
 from sqlalchemy.exc import IntegrityError
@@ -46,7 +42,6 @@ from .models import SignInThrottle, StaffSession, StaffUser
 
 SESSION_KEY = "staff_token"
 DEVICE_COOKIE = "staff_device"
-PASSWORD_ENV = "WEBSHOP_STAFF_PASSWORD"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 # Endpoints of this blueprint that need no sign-in.
 OPEN_ENDPOINTS = frozenset({"staff.login"})
@@ -304,46 +299,14 @@ def staff_in_templates():
     return {"staff": g.get("staff"), "sign_out_form": SignOutForm}
 
 
-# --- ``flask staff`` ---------------------------------------------------------------------
-
-
-@click.group("staff")
-def staff_group():
-    """Staff accounts for the /admin pages."""
-
-
-def password_problem(password: str) -> str | None:
-    minimum = current_app.config["STAFF_PASSWORD_MIN_LENGTH"]
-    if len(password) < minimum:
-        return f"The password must have at least {minimum} characters."
-    if len(password) > 200:
-        return "The password must have at most 200 characters."
-    return None
-
-
-@staff_group.command("create")
-@click.argument("name")
-@with_appcontext
-def create_command(name):
-    """Create staff account NAME. The password is asked for, or read from WEBSHOP_STAFF_PASSWORD."""
-    if not NAME_RE.match(name):
-        raise click.BadParameter("use up to 80 letters, digits, '.', '_' or '-'", param_hint="NAME")
-    if db.session.execute(db.select(StaffUser.id).where(StaffUser.name == name)).first():
-        raise click.ClickException(f"A staff account named {name!r} already exists.")
-    password = os.environ.get(PASSWORD_ENV)
-    if password is None:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    problem = password_problem(password)
-    if problem:
-        raise click.ClickException(problem)
-    db.session.add(StaffUser(name=name, password_hash=generate_password_hash(password)))
-    db.session.commit()
-    click.echo(f"Staff account {name!r} created; sign in at /admin/login.")
-
-
-def cli_actor() -> str:
-    """The actor of a command-line action: the operating-system user who ran it."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
+def clear_account_failures(name: str) -> None:
+    """Forget the failed sign-ins counted against account ``name`` (its own and per address)."""
+    account = account_key(name)
+    db.session.execute(
+        db.delete(SignInThrottle).where(
+            db.or_(
+                SignInThrottle.key == f"account:{account}",
+                SignInThrottle.key.startswith(f"client:{account}|", autoescape=True),
+            )
+        )
+    )

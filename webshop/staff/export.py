@@ -10,23 +10,18 @@ import csv
 import io
 import json
 import re
-import sys
-from contextlib import nullcontext
 
-import click
 from flask import Response, flash, g, redirect, render_template, url_for
-from flask.cli import with_appcontext
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from ..db import db
 from ..models import Submission, audit
-from ..private_files import create_output
 from ..sharing import LedgerEntry, Recipient, record_export, shareable_submissions
 from ..submissions import PlainText
 from . import bp
-from .auth import cli_actor, staff_actor
+from .auth import staff_actor
 
 EXPORT_FIELDS = ("email", "name", "kind", "date")
 FORMATS = ("csv", "json")
@@ -167,35 +162,3 @@ def ledger():
 def ledger_entry(entry_id):
     entry = db.get_or_404(LedgerEntry, entry_id)
     return render_template("staff/ledger_entry.html", entry=entry)
-
-
-# --- ``flask share export`` ------------------------------------------------------------------
-
-
-@click.group("share")
-def share_group():
-    """Marketing lists for recipients, default-deny, each written to the sharing ledger."""
-
-
-@share_group.command("export")
-@click.option(
-    "--recipient", "recipient_name", required=True, help="The recipient's name, as set up on /admin/recipients."
-)
-@click.option("--purpose", default=DEFAULT_PURPOSE, show_default=True, help="What the list is for.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False), help="A new file to write, created 0600; default stdout.")
-@with_appcontext
-def export_command(recipient_name, purpose, fmt, output):
-    """Export the shareable records for a recipient and record it in the sharing ledger."""
-    recipient = find_recipient(recipient_name)
-    if recipient is None:
-        known = ", ".join(r.name for r in all_recipients()) or "none yet"
-        raise click.ClickException(f"No recipient named {recipient_name!r} (known: {known}).")
-    purpose = purpose.strip()
-    if not purpose or len(purpose) > 200:
-        raise click.BadParameter("give a purpose of 1 to 200 characters", param_hint="--purpose")
-    actor = cli_actor()
-    with create_output(output) if output else nullcontext(sys.stdout) as handle:
-        entry, rows = run_export(recipient, purpose, actor, actor)
-        handle.write(render_export(entry, rows, fmt))
-    click.echo(f"{len(rows)} records exported to {recipient.name}; ledger entry {entry.id}.", err=True)
