@@ -21,6 +21,7 @@ from webshop.privacy.policy import POLICY_VERSION
 from webshop.sharing import SHARING, LedgerEntry, LedgerItem, Recipient, exclusions, shareable_submissions
 from webshop.signing import serializer
 from webshop.staff.models import Notice, NoticeDelivery
+from webshop.text import plural
 from webshop.visits.models import Visit
 
 ADDRESS = {"REMOTE_ADDR": "127.0.0.77"}
@@ -89,7 +90,9 @@ def test_collect_ip_panel_shows_the_address_of_this_request_and_its_stored_visit
     assert stored and all(v.ip == "127.0.0.77" for v in stored)
     panel = section(page, "collect-ip")
     # The visits stored before this page was made: the product page (the consent POST came before the id).
-    assert f"{len(stored) - 1} visit(s) are stored under this browser's visitor id" in text_of(panel)
+    earlier = len(stored) - 1
+    stored_text = f"{plural(earlier, 'visit')} {'is' if earlier == 1 else 'are'} stored under this browser's visitor id"
+    assert stored_text in text_of(panel)
     assert "GET /product/hush-anc" in text_of(panel)
 
 
@@ -144,7 +147,7 @@ def test_with_gpc_the_blocking_panel_says_so_and_no_ip_is_stored(app, client, si
 
     later = policy(client, environ_base=ADDRESS, headers=signal)
     # The first signalled request is stored; this one's row is written once its page is sent.
-    assert "Today 1 visit(s) came with a blocking signal; 0 of them stored" in element(later, "evidence-blocking-today")
+    assert "Today 1 visit came with a blocking signal; 0 of them stored" in element(later, "evidence-blocking-today")
 
 
 def test_combine_and_opt_out_panels_show_this_browsers_submission_and_its_choice(app, client):
@@ -163,9 +166,9 @@ def test_combine_and_opt_out_panels_show_this_browsers_submission_and_its_choice
         number, receipt, visitor_id = signup.id, signup.receipt_id, signup.visitor_id
     page = policy(client, environ_base=ADDRESS)
     combine = text_of(section(page, "combine"))
-    assert f"1 submission(s) from this browser are linked to its visits through visitor id {visitor_id}" in combine
+    assert f"1 submission from this browser is linked to its visits through visitor id {visitor_id}" in combine
     for clause in ("combine", "opt-out"):
-        row = element(section(page, clause), f"submission-{number}")
+        row = element(section(page, clause), f"{clause}-submission-{number}")
         assert f"Newsletter #{number}" in row and "j***@example.org" in row
         assert '"don\'t share" ticked' in row and "marketing allowed" in row
         assert 'would be excluded from exports because: "don\'t share" was ticked on it' in row
@@ -245,7 +248,7 @@ class TestWithoutVisitRecording:
         assert element(page, "evidence-popular") == "Hush ANC Headphones (3 views)"
         assert element(page, "evidence-notices") == "1 / 2"
         assert element(page, "evidence-audience").startswith("0 ")
-        assert "Today 1 visit(s) came with a blocking signal; 0 of them stored" in element(
+        assert "Today 1 visit came with a blocking signal; 0 of them stored" in element(
             page, "evidence-blocking-today"
         )
 
@@ -276,11 +279,11 @@ def test_sharing_panel_counts_the_ledger_and_names_the_recipients(app, client):
     # The panel lists the rule the export applies, word for word.
     assert [html.unescape(item) for item in rule] == [exclusion.reason for exclusion in exclusions(SHARING)]
     assert "whoever sent it has not proven the address is theirs" in element(page, "evidence-sharing-rule")
-    assert element(page, "evidence-ledger") == "2 export(s), 2 record(s) in all"
+    assert element(page, "evidence-ledger") == "2 exports, 2 records in all"
     assert element(page, "evidence-shareable") == str(shareable) == "1"
     assert (
         element(page, "evidence-recipients")
-        == "Acme Partners (affiliate, 2 export(s)); Zed Mail (third party, 0 export(s))"
+        == "Acme Partners (affiliate, 2 exports); Zed Mail (third party, 0 exports)"
     )
 
 
@@ -323,7 +326,7 @@ def test_tour_shows_why_this_browsers_signup_would_be_left_out_of_exports(app, c
     jane_line = live[live.index(f"#{jane_id}") :]
     assert 'would be excluded from exports because: "don\'t share" was ticked on it;' in jane_line
     sharing = element(client.get("/privacy/tour").get_data(as_text=True), "live-sharing")
-    assert "an export made now would hold 1 record(s), 0 of them yours, 1 more unless" in sharing
+    assert "an export made now would hold 1 record, 0 of them yours, 1 more unless" in sharing
 
 
 def test_other_sources_figure_moves_the_same_for_a_known_and_a_new_address(app, client):

@@ -47,6 +47,7 @@ class RegistrationForm(PersonalDataForm):
         validators=[InputRequired("Choose the product you bought.")],
         invalid_choice_message="Choose a product from the list.",
         invalid_value_message="Choose a product from the list.",
+        render_kw={"required": False},  # every option is a product: nothing to leave unchosen
     )
     serial_number = text_field(
         "Serial number", max_length=40, min_length=4, required="Enter the serial number."

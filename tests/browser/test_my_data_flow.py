@@ -73,7 +73,7 @@ def test_from_forms_to_the_mailed_link_to_download_and_erasure(live_server, page
     page.get_by_label(re.compile("I understand")).check()
     page.get_by_role("button", name="Erase my data").click()
     expect(page.get_by_role("heading", name="Your data is erased")).to_be_visible()
-    expect(page.locator(".flash-success")).to_contain_text("Erased: 2 submission(s)")
+    expect(page.locator(".flash-success")).to_contain_text("Erased: 2 submissions")
 
     page.goto(base + "/board")
     expect(page.get_by_text("Found a bug in my relay.")).to_have_count(0)

@@ -80,12 +80,12 @@ def test_a_reviewer_walks_the_whole_tour(live_server, page, new_page):
     # 6. Where the choices end up.
     back_to_tour(page, base)
     expect(page.locator("#live-sharing")).to_contain_text(
-        "an export made now would hold 0 record(s), 0 of them yours (of 1 you sent)"
+        "an export made now would hold 0 records, 0 of them yours (of 1 you sent)"
     )
     page.locator("#step-sharing").get_by_role("link", name="Go there").click()
     expect(page.locator("#evidence-shareable")).to_have_text("0")
     expect(page.locator("#opt-out-newsletter")).to_contain_text("1 (100.0 %)")
-    expect(page.locator(f"#combine #submission-{number}")).to_contain_text('"don\'t share" ticked')
+    expect(page.locator(f"#combine-submission-{number}")).to_contain_text('"don\'t share" ticked')
 
     # 7. Global Privacy Control, in a browser that sends it.
     gpc = new_page(extra_http_headers={"Sec-GPC": "1"})

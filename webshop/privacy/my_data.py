@@ -45,6 +45,7 @@ from ..models import Submission, audit, utcnow
 from ..sharing import prove_browser_submissions
 from ..signing import serializer
 from ..submissions import email_field, text_field
+from ..text import plural
 from ..visits.client import current_client
 from . import browser, holdings, shorten
 from .models import AccessLink
@@ -484,8 +485,8 @@ def erase():
         # gets a new visitor id that links to nothing erased.
         g.visitor_id = None
     flash(
-        f"Erased: {erased.submissions} submission(s), {erased.visits} visit(s) and "
-        f"{erased.subscriptions} newsletter subscription(s); {erased.orders} order(s) kept "
+        f"Erased: {plural(erased.submissions, 'submission')}, {plural(erased.visits, 'visit')} and "
+        f"{plural(erased.subscriptions, 'newsletter subscription')}; {plural(erased.orders, 'order')} kept "
         "for accounting without your name, email or address.",
         "success",
     )

@@ -102,7 +102,12 @@ class RecipientForm(FlaskForm):
 
 
 class ExportForm(FlaskForm):
-    recipient = SelectField("Recipient", coerce=int, validators=[InputRequired("Choose a recipient.")])
+    recipient = SelectField(
+        "Recipient",
+        coerce=int,
+        validators=[InputRequired("Choose a recipient.")],
+        render_kw={"required": False},  # every option is a recipient: nothing to leave unchosen
+    )
     purpose = StringField(
         "Purpose",
         default=DEFAULT_PURPOSE,
