@@ -27,6 +27,14 @@ def test_staff_sign_in_and_see_the_dashboard_charts(live_server, page):
     box = page.locator("#chart-visits").bounding_box()
     assert box["width"] > 200 and box["height"] > 100
     assert int(page.locator("#total-visits").inner_text()) >= 1
+    # Every chart fills its card, and its labels stay readable at that size.
+    sizes = page.evaluate("""() => [...document.querySelectorAll("svg.chart")].map(svg => {
+        const label = svg.querySelector("text");
+        return {id: svg.id, fill: svg.getBoundingClientRect().width / svg.parentElement.clientWidth,
+                font: label ? label.getBoundingClientRect().height : 99};
+    })""")
+    assert [s["id"] for s in sizes if s["fill"] < 0.9] == []
+    assert [s["id"] for s in sizes if s["font"] < 11] == []
     # The stylesheet colours the bars: no inline style was needed (or allowed).
     fill = page.locator("#chart-visits rect.bar").first.evaluate("el => getComputedStyle(el).fill")
     assert fill == "rgb(11, 92, 173)"

@@ -96,13 +96,13 @@ def column_chart(labels: list[str], series: list[Series], *, width=720, height=2
     return chart
 
 
-def bar_list(rows: list[tuple[str, float]], *, unit: str = "", maximum: float | None = None, width=720) -> Chart:
+def bar_list(rows: list[tuple[str, float]], *, unit: str = "", maximum: float | None = None, width=480) -> Chart:
     """Horizontal bars, one per row, labelled on the left and valued on the right.
 
     ``maximum`` fixes the full width (100 for percentages); by default it is
     the largest value.
     """
-    row_h, label_w, value_w = 26, 250, 70
+    row_h, label_w, value_w = 26, 200, 60
     height = max(len(rows), 1) * row_h + 4
     peak = maximum if maximum is not None else max((v for _, v in rows), default=0)
     plot_w = width - label_w - value_w
@@ -110,7 +110,7 @@ def bar_list(rows: list[tuple[str, float]], *, unit: str = "", maximum: float | 
     for index, (label, value) in enumerate(rows):
         y = 2 + index * row_h
         w = plot_w * value / peak if peak else 0
-        shown = label if len(label) <= 38 else label[:37] + "…"
+        shown = label if len(label) <= 30 else label[:29] + "…"
         text = f"{format_number(round(value, 1))}{unit}"
         chart.labels.append(Label(label_w - 8, y + 17, shown, "end"))
         chart.rects.append(Rect(label_w, y + 3, round(max(w, 0.5), 1), row_h - 8, "series-1", f"{label}: {text}"))

@@ -20,6 +20,10 @@ from ..visits.models import Visit
 from . import bp
 from .charts import Series, bar_list, column_chart, percent
 
+# Charts fill their card, so each is drawn at about the card's width on a desktop
+# screen: its 13 px labels then show at about 13 px (half-width cards use the default).
+FULL_WIDTH = 1000
+
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 TOP_N = 10
@@ -238,17 +242,20 @@ def dashboard():
     rates = opt_out_rates(period)
     labels = [d[5:] for d, *_ in figures["days"]]
     charts = {
-        "visits": column_chart(labels, [Series("visits", [d[1] for d in figures["days"]], "series-1")]),
+        "visits": column_chart(
+            labels, [Series("visits", [d[1] for d in figures["days"]], "series-1")], width=FULL_WIDTH
+        ),
         "unique": column_chart(
             labels,
             [
                 Series("visitor ids", [d[2] for d in figures["days"]], "series-1"),
                 Series("IP addresses", [d[3] for d in figures["days"]], "series-2"),
             ],
+            width=FULL_WIDTH,
         ),
         "domains": bar_list(figures["domains"]),
         "pages": bar_list(figures["pages"]),
-        "funnel": bar_list(figures["funnel"]),
+        "funnel": bar_list(figures["funnel"], width=FULL_WIDTH),
         "no_marketing": bar_list([(r["label"], r["no_marketing_percent"]) for r in rates], unit=" %", maximum=100),
         "no_share": bar_list([(r["label"], r["no_share_percent"]) for r in rates], unit=" %", maximum=100),
         "blocking": bar_list(
@@ -258,6 +265,7 @@ def dashboard():
             ],
             unit=" %",
             maximum=100,
+            width=FULL_WIDTH,
         ),
     }
     return (
