@@ -34,7 +34,7 @@ def test_a_reviewer_walks_the_whole_tour(live_server, page, new_page):
     page.get_by_role("button", name="OK, got it").click()
     expect(page.locator("#consent-banner")).to_have_count(0)  # closed once the shop stored the answer
     back_to_tour(page, base)
-    expect(page.locator("#live-banner")).to_contain_text("Banner acknowledged for the current version (2026-11): yes")
+    expect(page.locator("#live-banner")).to_contain_text("Banner acknowledged for the current version (2026-12): yes")
     visitor_id = page.locator("#live-banner code").inner_text()
 
     # 2. The cart, decoded.

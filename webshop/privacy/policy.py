@@ -7,7 +7,7 @@ banner again to everyone who acknowledged an older version.
 
 from dataclasses import dataclass
 
-POLICY_VERSION = "2026-11"
+POLICY_VERSION = "2026-12"
 
 
 @dataclass(frozen=True)
