@@ -7,9 +7,7 @@ from werkzeug.security import generate_password_hash
 
 from tests.helpers import submit
 from webshop.db import db
-from webshop.models import Submission
-from webshop.staff.models import StaffUser
-from webshop.visits.models import Visit
+from webshop.models import StaffUser, Submission, Visit
 
 PASSWORD = "a long staff password"
 

@@ -22,8 +22,7 @@ from tests.helpers import csrf_token_from, submit
 from webshop import create_app
 from webshop.config import ConfigError
 from webshop.db import db
-from webshop.models import Submission, Subscription
-from webshop.privacy.models import AccessLink
+from webshop.models import AccessLink, Submission, Subscription
 
 JANE = "jane@example.org"
 LINK = re.compile(r"https?://[^\s>]+")

@@ -16,20 +16,23 @@ from tests.forms import FORMS, outbox, product_id, send
 from tests.helpers import csrf_token_from, submit
 from webshop.db import db
 from webshop.models import (
+    AccessLink,
     AuditEvent,
     BoardPost,
     ChatMessage,
     EmailPreference,
     Order,
     ProductRegistration,
+    Recipient,
+    RetiredVisitor,
     Submission,
     Subscription,
+    Visit,
 )
-from webshop.privacy.models import AccessLink
 from webshop.privacy.policy import POLICY_VERSION
-from webshop.sharing import Recipient, notice_audience, record_export, shareable_submissions
+from webshop.sharing import notice_audience, record_export, shareable_submissions
 from webshop.signing import serializer
-from webshop.visits import RetiredVisitor, Visit, flush
+from webshop.visits import flush
 from webshop.visits.writer import encode_line, store_rows
 
 JANE = "jane@example.org"

@@ -5,8 +5,7 @@ import pytest
 from tests.helpers import submit
 from tests.staff import PASSWORD, create_staff, sign_in, signed_in
 from webshop.db import db
-from webshop.sharing import LedgerEntry, Recipient
-from webshop.staff.models import StaffSession, StaffUser
+from webshop.models import LedgerEntry, Recipient, StaffSession, StaffUser
 
 NEW_PASSWORD = "a brand new password"
 

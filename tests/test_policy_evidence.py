@@ -15,14 +15,22 @@ from tests.forms import outbox, product_id
 from tests.helpers import csrf_token_from, submit
 from webshop import visits
 from webshop.db import db
-from webshop.models import Submission, new_receipt_id, utcnow
-from webshop.privacy.models import AccessLink
+from webshop.models import (
+    AccessLink,
+    LedgerEntry,
+    LedgerItem,
+    Notice,
+    NoticeDelivery,
+    Recipient,
+    Submission,
+    Visit,
+    new_receipt_id,
+    utcnow,
+)
 from webshop.privacy.policy import POLICY_VERSION
-from webshop.sharing import SHARING, LedgerEntry, LedgerItem, Recipient, exclusions, shareable_submissions
+from webshop.sharing import SHARING, exclusions, shareable_submissions
 from webshop.signing import serializer
-from webshop.staff.models import Notice, NoticeDelivery
 from webshop.text import plural
-from webshop.visits.models import Visit
 
 ADDRESS = {"REMOTE_ADDR": "127.0.0.77"}
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from tests.forms import FORMS, send
 from tests.helpers import submit
 from webshop.db import db
-from webshop.sharing import LedgerEntry, Recipient
+from webshop.models import LedgerEntry, Recipient
 from webshop.visits import Visit, flush
 from webshop.visits.writer import store_rows
 

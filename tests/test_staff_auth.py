@@ -14,8 +14,7 @@ from tests.helpers import csrf_token_from, submit
 from tests.staff import PASSWORD, create_staff, sign_in, signed_in
 from webshop import create_app
 from webshop.db import db
-from webshop.models import utcnow
-from webshop.staff.models import SignInThrottle, StaffSession, StaffUser
+from webshop.models import SignInThrottle, StaffSession, StaffUser, utcnow
 
 
 def admin_rules():

@@ -10,12 +10,11 @@ from sqlalchemy import func
 from tests.helpers import csrf_token_from
 from tests.staff import signed_in, submission, visit
 from webshop.db import db
-from webshop.models import AuditEvent, BoardPost, Order, Product, utcnow
+from webshop.models import AuditEvent, BoardPost, Order, Product, Visit, utcnow
 from webshop.popular import CACHE_KEY
 from webshop.staff import visitlog
 from webshop.submissions import FORM_KINDS
 from webshop.visits import flush
-from webshop.visits.models import Visit
 
 A, B, C = "192.0.2.10", "198.51.100.20", "203.0.113.30"
 

@@ -12,9 +12,18 @@ from hypothesis import strategies as st
 from tests.helpers import submit
 from tests.staff import signed_in, submission
 from webshop.db import db
-from webshop.models import AuditEvent, EmailPreference, Submission, Subscription, utcnow
-from webshop.sharing import LedgerEntry, LedgerItem, Recipient, notice_audience
-from webshop.staff.models import NoticeDelivery
+from webshop.models import (
+    AuditEvent,
+    EmailPreference,
+    LedgerEntry,
+    LedgerItem,
+    NoticeDelivery,
+    Recipient,
+    Submission,
+    Subscription,
+    utcnow,
+)
+from webshop.sharing import notice_audience
 
 EMAILS = ["ann@example.org", "ben@example.org", "cat@example.org", None]
 KINDS = ["order", "newsletter", "survey", "registration", "contact", "board", "chat"]

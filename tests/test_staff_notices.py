@@ -8,8 +8,7 @@ from tests.helpers import csrf_token_from, submit
 from tests.smtp_server import smtp_server  # noqa: F401 (fixture)
 from tests.staff import signed_in, submission
 from webshop.db import db
-from webshop.models import AuditEvent, EmailPreference, Submission, Subscription, utcnow
-from webshop.staff.models import NoticeDelivery
+from webshop.models import AuditEvent, EmailPreference, NoticeDelivery, Submission, Subscription, utcnow
 
 ALLOWED = ["ok1@example.org", "ok2@example.org", "ok3@example.org"]
 

@@ -1,6 +1,7 @@
 """The database handle, SQLite connection settings and the ``init-db`` command."""
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -19,6 +20,11 @@ MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 
 class Base(DeclarativeBase):
     pass
+
+
+def utcnow() -> datetime:
+    """Now in UTC, without tzinfo, as every timestamp column stores it."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 db = SQLAlchemy(model_class=Base)

@@ -16,8 +16,7 @@ from flask import current_app
 from sqlalchemy import func
 
 from .db import db
-from .models import Product, utcnow
-from .visits.models import Visit
+from .models import Product, Visit, utcnow
 
 PRODUCT_PREFIX = "/product/"
 CACHE_KEY = "webshop.popular"

@@ -30,9 +30,8 @@ from tests.helpers import csrf_token_from
 from tests.staff import PASSWORD, create_staff
 from webshop.db import db
 from webshop.mail import outbox_messages
-from webshop.models import Order, Submission
-from webshop.sharing import Recipient, record_export, shareable_submissions
-from webshop.staff.models import Notice
+from webshop.models import Notice, Order, Recipient, Submission
+from webshop.sharing import record_export, shareable_submissions
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 

@@ -10,8 +10,7 @@ from sqlalchemy import select
 from webshop import visits
 from webshop.db import db
 from webshop.mail import outbox_messages
-from webshop.models import Submission
-from webshop.visits.models import Visit
+from webshop.models import Submission, Visit
 
 pytestmark = pytest.mark.browser
 

@@ -14,24 +14,20 @@ from sqlalchemy import case, func, or_, select
 
 from .. import visits
 from ..db import db
-from ..models import Submission, utcnow
+from ..models import LedgerEntry, Notice, NoticeDelivery, Recipient, Submission, Visit, utcnow
 from ..popular import popular_now
 from ..sharing import (
     MARKETING,
     SHARING,
     Exclusion,
-    LedgerEntry,
-    Recipient,
     exclusions,
     exclusions_holding,
     ledger_for,
     notice_audience,
     shareable_submissions,
 )
-from ..staff.models import Notice, NoticeDelivery
 from ..submissions import FORM_KINDS
 from ..visits.client import current_client
-from ..visits.models import Visit
 from . import browser
 from .policy import POLICY_VERSION
 from .receipts import mask_email

@@ -20,24 +20,25 @@ from sqlalchemy import delete, func, or_, select, text, update
 from .. import mail
 from ..db import db
 from ..models import (
+    AccessLink,
     BoardPost,
     ChatMessage,
     EmailPreference,
+    LedgerEntry,
     Order,
     ProductRegistration,
     Submission,
     Subscription,
+    Visit,
     audit,
     new_unsubscribe_token,
     utcnow,
 )
-from ..sharing import LedgerEntry, ledger_for, marketable_submissions, shareable_submissions
+from ..sharing import ledger_for, marketable_submissions, shareable_submissions
 from ..submissions import FORM_KINDS, FormKind
-from ..visits import Visit
 from ..visits import flush as flush_visits
 from ..visits.retired import registry as retired_visitors
 from ..visits.retired import retire, scrub_spools, spool_lock
-from .models import AccessLink
 from .receipts import receipt_data
 
 log = logging.getLogger(__name__)

@@ -41,14 +41,13 @@ from wtforms.validators import InputRequired
 from .. import mail, visits
 from ..cart import private_page
 from ..db import db
-from ..models import Submission, audit, utcnow
+from ..models import AccessLink, Submission, audit, utcnow
 from ..sharing import prove_browser_submissions
 from ..signing import serializer
 from ..submissions import email_field, text_field
 from ..text import plural
 from ..visits.client import current_client
 from . import browser, holdings, shorten
-from .models import AccessLink
 from .receipts import mask_email
 
 bp = Blueprint("my_data", __name__)

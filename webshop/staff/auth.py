@@ -33,12 +33,11 @@ from wtforms.validators import InputRequired, Length
 from .. import cookies
 from ..consent import current_path
 from ..db import db
-from ..models import utcnow
+from ..models import SignInThrottle, StaffSession, StaffUser, utcnow
 from ..signing import serializer
 from ..submissions import PlainText
 from ..visits.client import valid_ip
 from . import bp
-from .models import SignInThrottle, StaffSession, StaffUser
 
 SESSION_KEY = "staff_token"
 DEVICE_COOKIE = "staff_device"

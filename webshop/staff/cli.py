@@ -17,14 +17,12 @@ from sqlalchemy import func
 from werkzeug.security import generate_password_hash
 
 from ..db import db
-from ..models import audit
+from ..models import LedgerEntry, Recipient, StaffSession, StaffUser, audit
 from ..private_files import create_output
-from ..sharing import LedgerEntry, Recipient
 from ..submissions import invisible_characters
 from ..text import plural
 from .auth import NAME_RE, clear_account_failures
 from .export import DEFAULT_PURPOSE, FORMATS, all_recipients, find_recipient, render_export, run_export
-from .models import StaffSession, StaffUser
 
 PASSWORD_ENV = "WEBSHOP_STAFF_PASSWORD"
 RECIPIENT_KINDS = {"affiliate": Recipient.AFFILIATE, "third-party": Recipient.THIRD_PARTY}

@@ -14,9 +14,8 @@ from sqlalchemy import and_, case, func, not_
 from werkzeug.exceptions import HTTPException
 
 from ..db import db
-from ..models import Order, Submission, utcnow
+from ..models import Order, Submission, Visit, utcnow
 from ..submissions import FORM_KINDS
-from ..visits.models import Visit
 from . import bp
 from .charts import Series, bar_list, column_chart, percent
 

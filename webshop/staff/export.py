@@ -17,8 +17,8 @@ from wtforms import RadioField, SelectChoice, SelectField, StringField, TextArea
 from wtforms.validators import InputRequired, Length
 
 from ..db import db
-from ..models import Submission, audit
-from ..sharing import LedgerEntry, Recipient, record_export, shareable_submissions
+from ..models import LedgerEntry, Recipient, Submission, audit
+from ..sharing import record_export, shareable_submissions
 from ..submissions import PlainText
 from . import bp
 from .auth import staff_actor

@@ -17,13 +17,12 @@ from wtforms.validators import InputRequired, Length
 
 from .. import mail
 from ..db import db
-from ..models import Subscription, audit, utcnow
+from ..models import Notice, NoticeDelivery, Subscription, audit, utcnow
 from ..newsletter import send_to_subscriber
 from ..sharing import notice_audience
 from ..submissions import PlainText
 from . import bp
 from .auth import staff_actor
-from .models import Notice, NoticeDelivery
 
 
 class NoticeForm(FlaskForm):

@@ -6,8 +6,7 @@ from flask import abort, render_template, request
 from sqlalchemy import func
 
 from ..db import db
-from ..models import Submission, audit
-from ..visits.models import Visit
+from ..models import Submission, Visit, audit
 from . import bp
 from .auth import staff_actor
 from .dashboard import parse_day

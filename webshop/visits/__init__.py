@@ -10,12 +10,11 @@ from pathlib import Path
 
 from ..models import utcnow
 from . import cli, client, record, routes
-from .models import Visit
 from .rdns import DomainResolver
-from .retired import RetiredVisitor, RetiredVisitors
+from .retired import RetiredVisitors
 from .writer import FILL_WINDOW_SECONDS, VisitWriter, stop_all
 
-__all__ = ["RetiredVisitor", "Visit", "init_app", "flush", "shutdown", "stop_all"]
+__all__ = ["init_app", "flush", "shutdown", "stop_all"]
 
 SPOOL_DIR = "visit-spool"
 

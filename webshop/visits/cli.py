@@ -17,9 +17,8 @@ from flask.cli import with_appcontext
 from sqlalchemy import delete, func, select
 
 from ..db import db
-from ..models import utcnow
+from ..models import Visit, utcnow
 from ..private_files import create_output
-from .models import Visit
 from .redact import escape_log_item
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]

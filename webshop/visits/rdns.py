@@ -31,7 +31,7 @@ import dns.nameserver
 import dns.resolver
 import dns.reversename
 
-from .models import DOMAIN_MAX
+from ..models import DOMAIN_MAX
 
 log = logging.getLogger(__name__)
 

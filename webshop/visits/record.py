@@ -12,8 +12,8 @@ import time
 from flask import current_app, g, request
 
 from ..consent import header_says_one
+from ..models import PATH_MAX, QUERY_MAX, REFERRER_MAX, USER_AGENT_MAX
 from .client import valid_ip
-from .models import PATH_MAX, QUERY_MAX, REFERRER_MAX, USER_AGENT_MAX
 from .rdns import NO_DOMAIN
 from .redact import redact_path, redact_query, redact_url
 

@@ -31,12 +31,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import String, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import db
-from ..models import utcnow
+from ..models import RetiredVisitor, utcnow
 from ..private_files import open_private, private_dir
 
 log = logging.getLogger(__name__)
@@ -44,15 +43,6 @@ log = logging.getLogger(__name__)
 STAMP_FILE = "retired"
 LOCK_FILE = "erasure.lock"
 SPOOL_PATTERN = "*.jsonl"
-
-
-class RetiredVisitor(db.Model):
-    """A visitor id whose visits were erased, as the hex SHA-256 of the id."""
-
-    __tablename__ = "retired_visitor"
-
-    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    retired_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 def id_hash(visitor_id: str) -> str:

@@ -46,9 +46,8 @@ from sqlalchemy import and_, insert, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from ..db import db
-from ..models import Submission
+from ..models import Submission, Visit
 from ..private_files import open_private, private_dir
-from .models import Visit
 from .retired import registry, scrub_file, spool_lock, without_retired
 
 log = logging.getLogger(__name__)

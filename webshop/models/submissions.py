@@ -1,49 +1,23 @@
-"""The shop's tables: catalogue, orders and the submissions that carry personal data."""
+"""Submissions, the filled-in forms that carry personal information, and what each form keeps beside one.
+
+Every row besides ``Submission`` points at the submission that carried it;
+the submission holds what was entered, its opt-out choices and the request
+context.
+"""
 
 import secrets
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .db import db
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+from ..db import db, utcnow
+from .catalogue import Product
 
 
 def new_receipt_id() -> str:
     return str(uuid.uuid4())
-
-
-class Category(db.Model):
-    id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(120))
-    blurb: Mapped[str] = mapped_column(String(300), default="")
-
-    products: Mapped[list["Product"]] = relationship(
-        back_populates="category", order_by="Product.name"
-    )
-
-
-class Product(db.Model):
-    id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(80), unique=True)
-    name: Mapped[str] = mapped_column(String(120), index=True)
-    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
-    description: Mapped[str] = mapped_column(Text, default="")
-    price_cents: Mapped[int]
-    # Withdrawn products stay in the table (old orders point at them) but
-    # cannot be bought; carts holding them drop them with a notice.
-    active: Mapped[bool] = mapped_column(default=True)
-    # The picture is drawn, not downloaded: a hue and a motif.
-    hue: Mapped[int] = mapped_column(default=200)
-    motif: Mapped[str] = mapped_column(String(20), default="box")
-
-    category: Mapped[Category] = relationship(back_populates="products")
 
 
 class Submission(db.Model):
@@ -101,65 +75,6 @@ class EmailPreference(db.Model):
     marketing_off: Mapped[bool] = mapped_column(default=False)
     sharing_off: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-class AuditEvent(db.Model):
-    """An audit line: who did what to personal data. Never holds personal data itself."""
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(80))  # a staff name, or "visitor"
-    action: Mapped[str] = mapped_column(String(60))
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)  # ids and counts only
-
-
-def audit(actor: str, action: str, **detail) -> AuditEvent:
-    """Add an audit line to the session (the caller commits). Pass ids and counts only."""
-    event = AuditEvent(actor=actor, action=action, detail=detail)
-    db.session.add(event)
-    return event
-
-
-class Order(db.Model):
-    """A fulfillment order: the cart at checkout, priced from the database."""
-
-    __tablename__ = "orders"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str] = mapped_column(String(20), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"))
-    # Personal fields; blanked on erasure, the rest is kept for accounting.
-    name: Mapped[str | None] = mapped_column(String(120))
-    email: Mapped[str | None] = mapped_column(String(254))
-    address: Mapped[str | None] = mapped_column(Text)
-    total_cents: Mapped[int]
-
-    submission: Mapped[Submission | None] = relationship()
-    lines: Mapped[list["OrderLine"]] = relationship(
-        back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.id"
-    )
-
-
-class OrderLine(db.Model):
-    id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
-    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
-    product_name: Mapped[str] = mapped_column(String(120))
-    unit_price_cents: Mapped[int]
-    quantity: Mapped[int]
-
-    order: Mapped[Order] = relationship(back_populates="lines")
-    product: Mapped[Product] = relationship()
-
-    @property
-    def line_total_cents(self) -> int:
-        return self.unit_price_cents * self.quantity
-
-
-# What the personal-information forms keep besides their Submission. Each row
-# points at the submission that carried it; the submission holds what was
-# entered, its opt-out choices and the request context.
 
 
 def new_unsubscribe_token() -> str:

@@ -1,12 +1,11 @@
-"""Tables of the "your data" pages: the links that open them and change an address."""
+"""The signed links that open "your data" and change an address."""
 
 from datetime import datetime
 
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import db
-from ..models import utcnow
+from ..db import db, utcnow
 
 
 class AccessLink(db.Model):

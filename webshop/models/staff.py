@@ -5,8 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import db
-from ..models import utcnow
+from ..db import db, utcnow
 
 
 class StaffUser(db.Model):

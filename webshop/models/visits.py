@@ -1,11 +1,11 @@
-"""The visit log: one row per page request (SPEC §2)."""
+"""The visit log, one row per page request, and the visitor ids whose visits were erased."""
 
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Float, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import db
+from ..db import db, utcnow
 
 # Column widths; longer values are cut to fit before they are stored.
 PATH_MAX = 2048
@@ -47,3 +47,12 @@ class Visit(db.Model):
         Index("ix_visit_visitor", "visitor_id"),
         Index("ix_visit_ip", "ip"),
     )
+
+
+class RetiredVisitor(db.Model):
+    """A visitor id whose visits were erased, as the hex SHA-256 of the id."""
+
+    __tablename__ = "retired_visitor"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    retired_at: Mapped[datetime] = mapped_column(default=utcnow)

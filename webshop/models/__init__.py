@@ -1,0 +1,60 @@
+"""Every table the shop keeps, one module per area.
+
+``catalogue`` (products), ``submissions`` (the personal-information forms and
+what each keeps), ``orders``, ``audit``, ``visits`` (the visit log and retired
+visitor ids), ``access`` ("your data" links), ``sharing`` (recipients and the
+export ledger) and ``staff``. Import models from here.
+"""
+
+from ..db import utcnow
+from .access import AccessLink
+from .audit import AuditEvent, audit
+from .catalogue import Category, Product
+from .orders import Order, OrderLine
+from .sharing import LedgerEntry, LedgerItem, Recipient
+from .staff import Notice, NoticeDelivery, SignInThrottle, StaffSession, StaffUser
+from .submissions import (
+    BoardPost,
+    ChatMessage,
+    EmailPreference,
+    ProductRegistration,
+    Submission,
+    Subscription,
+    new_receipt_id,
+    new_unsubscribe_token,
+)
+from .visits import DOMAIN_MAX, PATH_MAX, QUERY_MAX, REFERRER_MAX, USER_AGENT_MAX, RetiredVisitor, Visit
+
+__all__ = [
+    "DOMAIN_MAX",
+    "PATH_MAX",
+    "QUERY_MAX",
+    "REFERRER_MAX",
+    "USER_AGENT_MAX",
+    "AccessLink",
+    "AuditEvent",
+    "BoardPost",
+    "Category",
+    "ChatMessage",
+    "EmailPreference",
+    "LedgerEntry",
+    "LedgerItem",
+    "Notice",
+    "NoticeDelivery",
+    "Order",
+    "OrderLine",
+    "Product",
+    "ProductRegistration",
+    "Recipient",
+    "RetiredVisitor",
+    "SignInThrottle",
+    "StaffSession",
+    "StaffUser",
+    "Submission",
+    "Subscription",
+    "Visit",
+    "audit",
+    "new_receipt_id",
+    "new_unsubscribe_token",
+    "utcnow",
+]
