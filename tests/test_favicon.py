@@ -3,7 +3,8 @@
 import struct
 
 from webshop.db import db
-from webshop.visits import Visit, flush
+from webshop.models import Visit
+from webshop.visits import flush
 
 
 def test_favicon_is_a_real_icon_and_every_page_links_it(client):

@@ -12,7 +12,8 @@ from tests.helpers import csrf_token_from, submit
 from webshop import create_app
 from webshop.db import db
 from webshop.limits import LIMITED_ENDPOINTS, client_key
-from webshop.visits import Visit, flush
+from webshop.models import Visit
+from webshop.visits import flush
 
 LIMITS_ON = {
     "RATELIMIT_ENABLED": True,

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from tests.forms import FORMS, outbox, send
 from tests.helpers import csrf_token_from, submit
 from webshop.db import db
-from webshop.models import Order, Subscription
-from webshop.visits import Visit, flush
+from webshop.models import Order, Subscription, Visit
+from webshop.visits import flush
 
 JANE = "jane@example.org"
 LINK = re.compile(r"https?://[^\s>]+")

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from tests.forms import FORMS, send
 from tests.helpers import submit
 from webshop.db import db
-from webshop.models import LedgerEntry, Recipient
-from webshop.visits import Visit, flush
+from webshop.models import LedgerEntry, Recipient, Visit
+from webshop.visits import flush
 from webshop.visits.writer import store_rows
 
 

@@ -11,10 +11,10 @@ from datetime import date, timedelta
 import pytest
 
 from webshop.db import db
-from webshop.models import utcnow
+from webshop.models import Visit, utcnow
 from webshop.privacy.policy import POLICY_VERSION
 from webshop.signing import serializer
-from webshop.visits import Visit, flush
+from webshop.visits import flush
 from webshop.visits.cli import escape_log_item
 from webshop.visits.writer import store_rows
 
