@@ -21,7 +21,7 @@ from tests.staff import signed_in
 from tests.test_staff_export import add_recipient, web_export
 from webshop.db import db
 from webshop.models import Submission, Subscription
-from webshop.sharing import notice_audience
+from webshop.rules import notice_audience
 
 VICTIM = "victim@example.org"
 STRANGER_FORMS = ("newsletter", "survey", "registration")

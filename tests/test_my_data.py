@@ -15,6 +15,7 @@ from sqlalchemy import select
 from tests.forms import FORMS, outbox, product_id, send
 from tests.helpers import csrf_token_from, submit
 from webshop.db import db
+from webshop.ledger import record_export
 from webshop.models import (
     AccessLink,
     AuditEvent,
@@ -30,7 +31,7 @@ from webshop.models import (
     Visit,
 )
 from webshop.privacy.policy import POLICY_VERSION
-from webshop.sharing import notice_audience, record_export, shareable_submissions
+from webshop.rules import notice_audience, shareable_submissions
 from webshop.signing import serializer
 from webshop.visits import flush
 from webshop.visits.writer import encode_line, store_rows

@@ -28,7 +28,7 @@ from webshop.models import (
     utcnow,
 )
 from webshop.privacy.policy import POLICY_VERSION
-from webshop.sharing import SHARING, exclusions, shareable_submissions
+from webshop.rules import SHARING, shareable_submissions
 from webshop.signing import serializer
 from webshop.text import plural
 
@@ -285,7 +285,7 @@ def test_sharing_panel_counts_the_ledger_and_names_the_recipients(app, client):
     listed = section(page, "sharing").split('id="evidence-sharing-rule"')[1].split("</ul>")[0]
     rule = re.findall(r"<li>(.*?)</li>", listed)
     # The panel lists the rule the export applies, word for word.
-    assert [html.unescape(item) for item in rule] == [exclusion.reason for exclusion in exclusions(SHARING)]
+    assert [html.unescape(item) for item in rule] == [rule.reason for rule in SHARING.rules]
     assert "whoever sent it has not proven the address is theirs" in element(page, "evidence-sharing-rule")
     assert element(page, "evidence-ledger") == "2 exports, 2 records in all"
     assert element(page, "evidence-shareable") == str(shareable) == "1"

@@ -23,7 +23,7 @@ from webshop.models import (
     Subscription,
     utcnow,
 )
-from webshop.sharing import notice_audience
+from webshop.rules import notice_audience
 
 EMAILS = ["ann@example.org", "ben@example.org", "cat@example.org", None]
 KINDS = ["order", "newsletter", "survey", "registration", "contact", "board", "chat"]
@@ -76,7 +76,7 @@ worlds = st.tuples(records, st.lists(per_address, min_size=3, max_size=3))
 
 
 def may_be_shared(record, address) -> bool:
-    """SPEC §4 written out again, independently of webshop.sharing."""
+    """SPEC §4 written out again, independently of webshop.rules."""
     if record["email"] is None or not record["proven"]:
         return False
     if record["no_share"] or record["blocking"] or record["erased"]:

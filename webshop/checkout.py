@@ -14,7 +14,7 @@ from flask import Blueprint, flash, g, redirect, render_template, session, url_f
 from .cart import priced_lines, private_page
 from .db import db
 from .models import Order, OrderLine
-from .privacy.my_data import current_grant
+from .proof import current_grant
 from .submissions import (
     FormKind,
     PersonalDataForm,

@@ -35,7 +35,7 @@ from .cart import private_page
 from .db import db
 from .models import Submission, new_receipt_id
 from .privacy.policy import POLICY_VERSION
-from .sharing import session_proof
+from .proof import session_proof
 from .visits.client import current_client
 
 NO_MARKETING_LABEL = "Don't use this for marketing"

@@ -29,9 +29,10 @@ from tests.forms import FORMS, form_data, product_id
 from tests.helpers import csrf_token_from
 from tests.staff import PASSWORD, create_staff
 from webshop.db import db
+from webshop.ledger import record_export
 from webshop.mail import outbox_messages
 from webshop.models import Notice, Order, Recipient, Submission
-from webshop.sharing import record_export, shareable_submissions
+from webshop.rules import shareable_submissions
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 

@@ -48,7 +48,7 @@ class Submission(db.Model):
     # When whoever sent it proved the address is theirs: they followed the
     # link mailed for this very submission, or their browser opened "your
     # data" for that address (before or after sending it). Without it the submission never leaves the store
-    # nor reaches marketing (webshop.sharing), and its visits are not joined
+    # nor reaches marketing (webshop.rules), and its visits are not joined
     # to the address's records.
     proven_at: Mapped[datetime | None]
 

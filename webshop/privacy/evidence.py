@@ -6,26 +6,20 @@ query (or a handful, for this browser's own submissions), on indexed
 columns or small tables, and none runs per row.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, time
 
 from flask import current_app, g, request, url_for
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import func, or_, select
 
 from .. import visits
 from ..db import db
+from ..ledger import ledger_for
 from ..models import LedgerEntry, Notice, NoticeDelivery, Recipient, Submission, Visit, utcnow
 from ..popular import popular_now
-from ..sharing import (
-    MARKETING,
-    SHARING,
-    Exclusion,
-    exclusions,
-    exclusions_holding,
-    ledger_for,
-    notice_audience,
-    shareable_submissions,
-)
+from ..proof import current_grant
+from ..rules import MARKETING, SHARING, Rule, notice_audience, shareable_submissions
+from ..stats import OptOuts, count_if, opt_outs_by_kind
 from ..submissions import FORM_KINDS
 from ..visits.client import current_client
 from . import browser
@@ -34,14 +28,6 @@ from .receipts import mask_email
 
 RECENT_VISITS = 5
 BROWSER_SUBMISSIONS = 20
-
-
-def count_if(condition):
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-def percent(part: int, whole: int) -> float:
-    return round(100 * part / whole, 1) if whole else 0.0
 
 
 # --- This request ---------------------------------------------------------------------------
@@ -135,7 +121,7 @@ def browser_submissions(visitor_id: str | None, limit: int = BROWSER_SUBMISSIONS
     )
 
 
-def judge(holding: list[Exclusion], address_shown: bool) -> tuple[bool | None, list[str]]:
+def judge(holding: list[Rule], address_shown: bool) -> tuple[bool | None, list[str]]:
     """Allowed or not, and the reasons in words; rules about the address count only where it is shown."""
     if address_shown:
         return not holding, [rule.reason for rule in holding]
@@ -146,18 +132,16 @@ def judge(holding: list[Exclusion], address_shown: bool) -> tuple[bool | None, l
 def verdicts(submissions: list[Submission]) -> dict[int, Verdict]:
     """For each submission, the live answer of the sharing rules and the rules that hold.
 
-    Both come from the very conditions the export and the notices use
-    (:func:`webshop.sharing.exclusions`), evaluated in one query per use.
-    What they say about an address is shown only to a browser that has
-    "your data" open for it (:func:`judge`).
+    Both come from the very rules the export and the notices use
+    (:data:`webshop.rules.SHARING` and :data:`webshop.rules.MARKETING`),
+    evaluated in one query per use. What they say about an address is shown
+    only to a browser that has "your data" open for it (:func:`judge`).
     """
-    from .my_data import current_grant
-
     if not submissions:
         return {}
     ids = [s.id for s in submissions]
-    sharing = exclusions_holding(SHARING, ids)
-    marketing = exclusions_holding(MARKETING, ids)
+    sharing = SHARING.holding(ids)
+    marketing = MARKETING.holding(ids)
     grant = current_grant()
     found = {}
     for s in submissions:
@@ -202,39 +186,17 @@ def browser_records(visitor_id: str | None) -> list[BrowserRecord]:
 # --- The forms -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FormCount:
-    kind: str
+@dataclass(frozen=True, kw_only=True)
+class FormCount(OptOuts):
     label: str
     url: str
-    count: int
-    no_marketing: int
-    no_share: int
-
-    @property
-    def no_marketing_percent(self) -> float:
-        return percent(self.no_marketing, self.count)
-
-    @property
-    def no_share_percent(self) -> float:
-        return percent(self.no_share, self.count)
 
 
 def form_counts() -> list[FormCount]:
     """Per form: submissions held (not erased), and how many ticked each opt-out box."""
-    rows = db.session.execute(
-        select(
-            Submission.kind,
-            func.count(),
-            count_if(Submission.no_marketing.is_(True)),
-            count_if(Submission.no_share.is_(True)),
-        )
-        .where(Submission.erased_at.is_(None))
-        .group_by(Submission.kind)
-    ).all()
-    found = {kind: (n, m, s) for kind, n, m, s in rows}
+    found = opt_outs_by_kind()
     return [
-        FormCount(kind, form.service, url_for(form.endpoint), *found.get(kind, (0, 0, 0)))
+        FormCount(**asdict(found.get(kind, OptOuts(kind))), label=form.service, url=url_for(form.endpoint))
         for kind, form in FORM_KINDS.items()
     ]
 
@@ -284,7 +246,7 @@ class SharingSummary:
     records: int
     shareable_now: int
     recipients: list[tuple[str, str, int]]  # name, kind, exports
-    rule: list[Exclusion]  # the default-deny rule the export applies, as written in webshop.sharing
+    rule: tuple[Rule, ...]  # the default-deny rules the export applies, as written in webshop.rules
 
 
 def sharing_summary() -> SharingSummary:
@@ -303,7 +265,7 @@ def sharing_summary() -> SharingSummary:
         .group_by(Recipient.id, Recipient.name, Recipient.kind)
         .order_by(Recipient.name)
     ).all()
-    return SharingSummary(entries, records, now, [tuple(r) for r in recipients], exclusions(SHARING))
+    return SharingSummary(entries, records, now, [tuple(r) for r in recipients], SHARING.rules)
 
 
 # --- Other sources -------------------------------------------------------------------------------
@@ -328,8 +290,6 @@ def other_sources() -> OtherSources:
     browser that opened "your data" through the mailed link, never for an
     address merely typed into a form here.
     """
-    from .my_data import current_grant
-
     with_address = db.session.execute(
         select(func.count()).where(Submission.email.is_not(None), Submission.erased_at.is_(None))
     ).scalar_one()

@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, or_, select, text, update
 
 from .. import mail
 from ..db import db
+from ..ledger import ledger_for
 from ..models import (
     AccessLink,
     BoardPost,
@@ -34,7 +35,7 @@ from ..models import (
     new_unsubscribe_token,
     utcnow,
 )
-from ..sharing import ledger_for, marketable_submissions, shareable_submissions
+from ..rules import marketable_submissions, shareable_submissions
 from ..submissions import FORM_KINDS, FormKind
 from ..visits import flush as flush_visits
 from ..visits.retired import registry as retired_visitors

@@ -42,7 +42,7 @@ from .. import mail, visits
 from ..cart import private_page
 from ..db import db
 from ..models import AccessLink, Submission, audit, utcnow
-from ..sharing import prove_browser_submissions
+from ..proof import SESSION_KEY, current_grant, grant_ends, prove_browser_submissions
 from ..signing import serializer
 from ..submissions import email_field, text_field
 from ..text import plural
@@ -53,7 +53,6 @@ from .receipts import mask_email
 bp = Blueprint("my_data", __name__)
 bp.after_request(private_page)
 
-SESSION_KEY = "my_data"
 MAX_PAGE = 10_000
 VISITS_PER_PAGE = 20
 
@@ -159,25 +158,6 @@ def invalid_link():
 
 
 # --- Access to everything under an address ------------------------------------------------------
-
-
-def current_grant() -> AccessLink | None:
-    """The used access link behind this session's access, while it lasts."""
-    grant = session.get(SESSION_KEY)
-    if not isinstance(grant, dict) or type(grant.get("link")) is not int:
-        return None
-    link = db.session.get(AccessLink, grant["link"])
-    if link is None or link.purpose != AccessLink.ACCESS or link.used_at is None:
-        return None
-    if not secrets.compare_digest(str(grant.get("key", "")), link.nonce):
-        return None
-    if link.used_at + timedelta(seconds=current_app.config["MY_DATA_SESSION_MAX_AGE"]) < utcnow():
-        return None
-    return link
-
-
-def grant_ends(link: AccessLink):
-    return link.used_at + timedelta(seconds=current_app.config["MY_DATA_SESSION_MAX_AGE"])
 
 
 def with_access(view):

@@ -154,8 +154,9 @@ PRACTICES: dict[str, Practice] = {
             routes=("/", "/admin/", "/admin/notices"),
             code=(
                 *refs("webshop/staff/dashboard.py", "visit_figures", "opt_out_rates"),
+                *refs("webshop/stats.py", "opt_outs_by_kind"),
                 *refs("webshop/popular.py", "rank_products", "popular_now"),
-                *refs("webshop/sharing.py", "notice_audience"),
+                *refs("webshop/rules.py", "notice_audience"),
                 *refs("webshop/staff/notices.py", "send_batch"),
                 *refs("webshop/privacy/evidence.py", "usage"),
             ),
@@ -179,7 +180,9 @@ PRACTICES: dict[str, Practice] = {
             ),
             routes=("/admin/export", "/admin/ledger", "/admin/recipients"),
             code=(
-                *refs("webshop/sharing.py", "exclusions", "shareable_submissions", "record_export", "ledger_for"),
+                *refs("webshop/rules.py", "SHARING", "shareable_submissions"),
+                *refs("webshop/proof.py", "session_proof", "prove_browser_submissions"),
+                *refs("webshop/ledger.py", "record_export", "ledger_for"),
                 *refs("webshop/newsletter.py", "confirm_post"),
                 *refs("webshop/staff/export.py", "run_export"),
                 *refs("webshop/privacy/evidence.py", "sharing_summary", "verdicts"),
@@ -204,7 +207,7 @@ PRACTICES: dict[str, Practice] = {
             routes=FORM_ROUTES,
             code=(
                 *refs("webshop/submissions.py", "PersonalDataForm", "record_submission"),
-                *refs("webshop/sharing.py", "shareable_submissions", "marketable_submissions"),
+                *refs("webshop/rules.py", "shareable_submissions", "marketable_submissions"),
                 *refs("webshop/privacy/evidence.py", "form_counts", "verdicts"),
             ),
             tests=(

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..db import db
 from ..models import Product
+from ..proof import current_grant
 from . import browser, evidence
 from .practice import PRACTICES
 
@@ -138,8 +139,6 @@ class TourState:
 
 def live_state() -> TourState:
     """What the store holds for this browser now, step by step."""
-    from .my_data import current_grant
-
     current = evidence.this_request()
     total, _ = evidence.recent_visits(current.visitor_id, limit=0)
     records = evidence.browser_records(current.visitor_id)

@@ -116,7 +116,3 @@ def bar_list(rows: list[tuple[str, float]], *, unit: str = "", maximum: float | 
         chart.rects.append(Rect(label_w, y + 3, round(max(w, 0.5), 1), row_h - 8, "series-1", f"{label}: {text}"))
         chart.labels.append(Label(round(label_w + w + 6, 1), y + 17, text, "start"))
     return chart
-
-
-def percent(part: int, whole: int) -> float:
-    return 100.0 * part / whole if whole else 0.0

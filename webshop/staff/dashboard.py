@@ -6,18 +6,19 @@ that were served (status 200) and names each by its route, never by text a
 visitor typed into the address: see :func:`page_label`.
 """
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app, render_template, request
-from sqlalchemy import and_, case, func, not_
+from sqlalchemy import and_, func, not_
 from werkzeug.exceptions import HTTPException
 
 from ..db import db
 from ..models import Order, Submission, Visit, utcnow
+from ..stats import OptOuts, count_if, opt_outs_by_kind, percent
 from ..submissions import FORM_KINDS
 from . import bp
-from .charts import Series, bar_list, column_chart, percent
+from .charts import Series, bar_list, column_chart
 
 # Charts fill their card, so each is drawn at about the card's width on a desktop
 # screen: its 13 px labels then show at about 13 px (half-width cards use the default).
@@ -137,10 +138,6 @@ def day_key(value) -> str:
     return str(value)[:10]
 
 
-def count_if(condition):
-    return func.sum(case((condition, 1), else_=0))
-
-
 def visit_figures(period: Period) -> dict:
     where = shop_visits(period)
     execute = db.session.execute
@@ -185,53 +182,30 @@ def visit_figures(period: Period) -> dict:
         "total": total,
         "visitors": visitors,
         "ips": ips,
-        "blocking": blocking or 0,
-        "blocking_percent": percent(blocking or 0, total),
+        "blocking": blocking,
+        "blocking_percent": percent(blocking, total),
         "days": days,
         "domains": [(d, n) for d, n in domains],
         "pages": [(p, n) for p, n in pages],
         "funnel": [
-            ("Added to cart", cart_adds or 0),
-            ("Opened checkout", checkout_views or 0),
+            ("Added to cart", cart_adds),
+            ("Opened checkout", checkout_views),
             ("Placed an order", orders),
         ],
     }
 
 
-def opt_out_rates(period: Period) -> list[dict]:
-    """Per form: how many submissions, and the share with each opt-out box ticked."""
-    rows = db.session.execute(
-        db.select(
-            Submission.kind,
-            func.count(),
-            count_if(Submission.no_marketing.is_(True)),
-            count_if(Submission.no_share.is_(True)),
-        )
-        .where(
-            Submission.created_at >= period.start_at,
-            Submission.created_at < period.end_before,
-            Submission.erased_at.is_(None),
-        )
-        .group_by(Submission.kind)
-    ).all()
-    found = {kind: (n, m or 0, s or 0) for kind, n, m, s in rows}
+@dataclass(frozen=True, kw_only=True)
+class FormRates(OptOuts):
+    label: str
+
+
+def opt_out_rates(period: Period) -> list[FormRates]:
+    """Per form, every form first: how many submissions in ``period``, and the share with each opt-out box ticked."""
+    found = opt_outs_by_kind(Submission.created_at >= period.start_at, Submission.created_at < period.end_before)
     kinds = list(FORM_KINDS) + sorted(set(found) - set(FORM_KINDS))
-    rates = []
-    for kind in kinds:
-        n, no_marketing, no_share = found.get(kind, (0, 0, 0))
-        form = FORM_KINDS.get(kind)
-        rates.append(
-            {
-                "kind": kind,
-                "label": form.service if form else kind,
-                "count": n,
-                "no_marketing": no_marketing,
-                "no_share": no_share,
-                "no_marketing_percent": percent(no_marketing, n),
-                "no_share_percent": percent(no_share, n),
-            }
-        )
-    return rates
+    labels = {kind: form.service for kind, form in FORM_KINDS.items()}
+    return [FormRates(**asdict(found.get(kind, OptOuts(kind))), label=labels.get(kind, kind)) for kind in kinds]
 
 
 @bp.get("/")
@@ -255,8 +229,8 @@ def dashboard():
         "domains": bar_list(figures["domains"]),
         "pages": bar_list(figures["pages"]),
         "funnel": bar_list(figures["funnel"], width=FULL_WIDTH),
-        "no_marketing": bar_list([(r["label"], r["no_marketing_percent"]) for r in rates], unit=" %", maximum=100),
-        "no_share": bar_list([(r["label"], r["no_share_percent"]) for r in rates], unit=" %", maximum=100),
+        "no_marketing": bar_list([(r.label, r.no_marketing_percent) for r in rates], unit=" %", maximum=100),
+        "no_share": bar_list([(r.label, r.no_share_percent) for r in rates], unit=" %", maximum=100),
         "blocking": bar_list(
             [
                 ("With a blocking signal", figures["blocking_percent"]),

@@ -1,6 +1,6 @@
 """Recipients, the default-deny marketing export and the sharing ledger pages.
 
-An export holds only what :func:`webshop.sharing.shareable_submissions`
+An export holds only what :func:`webshop.rules.shareable_submissions`
 allows, and only the fields a marketing list needs: email, name, which
 form, and the date. Every export, from the web or ``flask share export``,
 writes a ledger entry naming exactly which submissions went where.
@@ -17,8 +17,9 @@ from wtforms import RadioField, SelectChoice, SelectField, StringField, TextArea
 from wtforms.validators import InputRequired, Length
 
 from ..db import db
+from ..ledger import record_export
 from ..models import LedgerEntry, Recipient, Submission, audit
-from ..sharing import record_export, shareable_submissions
+from ..rules import shareable_submissions
 from ..submissions import PlainText
 from . import bp
 from .auth import staff_actor

@@ -1,6 +1,6 @@
 """Site-update notices to the notice audience, sent in batches; and the outbox reader.
 
-The audience is :func:`webshop.sharing.notice_audience`: confirmed
+The audience is :func:`webshop.rules.notice_audience`: confirmed
 subscribers whose signup allowed marketing and whose address has not
 turned marketing off. Each mail goes through the outbox with the RFC 8058
 unsubscribe headers. A delivery row is written (unique per notice and
@@ -19,7 +19,7 @@ from .. import mail
 from ..db import db
 from ..models import Notice, NoticeDelivery, Subscription, audit, utcnow
 from ..newsletter import send_to_subscriber
-from ..sharing import notice_audience
+from ..rules import notice_audience
 from ..submissions import PlainText
 from . import bp
 from .auth import staff_actor

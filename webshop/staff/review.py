@@ -10,10 +10,11 @@ from wtforms.validators import AnyOf
 
 from ..db import db
 from ..models import BoardPost, ChatMessage, Submission, audit
+from ..stats import percent
 from ..submissions import FORM_KINDS
 from . import bp
 from .auth import staff_actor
-from .charts import bar_list, percent
+from .charts import bar_list
 
 PER_PAGE = 50
 MAX_PAGE = 10_000

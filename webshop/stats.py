@@ -1,0 +1,51 @@
+"""Figures the policy page and the dashboard both show: counting helpers and the opt-out rates."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, case, func, select
+
+from .db import db
+from .models import Submission
+
+
+def count_if(condition: ColumnElement[bool]):
+    """SQL: how many rows ``condition`` holds for (0, not NULL, when there are none)."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def percent(part: int, whole: int) -> float:
+    """``part`` as a percentage of ``whole``, to one decimal, as every page shows it (0 of nothing)."""
+    return round(100 * part / whole, 1) if whole else 0.0
+
+
+@dataclass(frozen=True)
+class OptOuts:
+    """One form's submissions held, and how many of them ticked each opt-out box."""
+
+    kind: str
+    count: int = 0
+    no_marketing: int = 0
+    no_share: int = 0
+
+    @property
+    def no_marketing_percent(self) -> float:
+        return percent(self.no_marketing, self.count)
+
+    @property
+    def no_share_percent(self) -> float:
+        return percent(self.no_share, self.count)
+
+
+def opt_outs_by_kind(*where: ColumnElement[bool]) -> dict[str, OptOuts]:
+    """Per form kind, the submissions held (not erased) that match ``where``, and their opt-outs; one query."""
+    rows = db.session.execute(
+        select(
+            Submission.kind,
+            func.count(),
+            count_if(Submission.no_marketing.is_(True)),
+            count_if(Submission.no_share.is_(True)),
+        )
+        .where(Submission.erased_at.is_(None), *where)
+        .group_by(Submission.kind)
+    ).all()
+    return {kind: OptOuts(kind, *counts) for kind, *counts in rows}
