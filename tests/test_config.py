@@ -31,6 +31,17 @@ def test_precedence_defaults_then_instance_file_then_environment(tmp_path, monke
     assert app.config["STORE_ADDRESS"]  # the default survives
 
 
+def test_a_test_config_replaces_the_instance_file_and_the_environment(tmp_path, monkeypatch):
+    """A developer's FLASK_* variables or instance file never change what a test's app sees."""
+    (tmp_path / "config.py").write_text('STORE_NAME = "From file"\n')
+    monkeypatch.setenv("FLASK_STORE_EMAIL", "env@example.org")
+    monkeypatch.setenv("FLASK_VISITS_ENABLED", "false")
+    app = create_app({"SECRET_KEY": "given"}, instance_path=str(tmp_path))
+    assert app.config["STORE_NAME"] == "Voltage & Vine Electronics"
+    assert app.config["STORE_EMAIL"] == "privacy@voltage-vine.example"
+    assert app.config["VISITS_ENABLED"] is True
+
+
 def test_environment_list_values_are_parsed_as_json(tmp_path, monkeypatch):
     monkeypatch.setenv("FLASK_SECRET_KEY_FALLBACKS", '["old-one", "older-one"]')
     monkeypatch.setenv("FLASK_TRUSTED_PROXIES", "1")

@@ -6,7 +6,7 @@ import pytest
 
 from tests.forms import FORM_IDS, FORMS, fill_cart, outbox, send, submissions
 from webshop.consent import POLICY_VERSION
-from webshop.signing import serializer
+from webshop.cookies import serializer
 
 pytestmark = pytest.mark.parametrize("case", FORMS, ids=FORM_IDS)
 

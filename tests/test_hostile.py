@@ -20,10 +20,9 @@ from hypothesis import strategies as st
 from tests.forms import FORMS, form_data, product_id
 from tests.helpers import csrf_token_from
 from tests.staff import create_staff, sign_in
-from webshop.cart import encode
+from webshop.cookies import serializer
 from webshop.db import db
 from webshop.models import Submission
-from webshop.signing import serializer
 from webshop.visits import flush
 
 # Examples per hypothesis run: wide on SQLite, a smaller sweep on PostgreSQL.
@@ -192,7 +191,7 @@ class Shop:
 
     def fill_cart(self, client):
         with self.app.app_context():
-            client.set_cookie("cart", encode({self.product: 1}))
+            client.set_cookie("cart", serializer("cart").dumps([[self.product, 1]]))
 
     def stored_pages_still_open(self):
         """The pages that display what was stored: each opens, and escapes what it shows."""

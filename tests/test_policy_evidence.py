@@ -14,6 +14,7 @@ from tests.dns_server import LoopbackDNS
 from tests.forms import outbox, product_id
 from tests.helpers import csrf_token_from, submit
 from webshop import visits
+from webshop.cookies import serializer
 from webshop.db import db
 from webshop.models import (
     AccessLink,
@@ -29,7 +30,6 @@ from webshop.models import (
 )
 from webshop.privacy.policy import POLICY_VERSION
 from webshop.rules import SHARING, shareable_submissions
-from webshop.signing import serializer
 from webshop.text import plural
 
 ADDRESS = {"REMOTE_ADDR": "127.0.0.77"}

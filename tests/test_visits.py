@@ -10,10 +10,11 @@ from datetime import date, timedelta
 
 import pytest
 
+from webshop import signing
+from webshop.cookies import serializer
 from webshop.db import db
 from webshop.models import Visit, utcnow
 from webshop.privacy.policy import POLICY_VERSION
-from webshop.signing import serializer
 from webshop.visits import flush
 from webshop.visits.cli import escape_log_item
 from webshop.visits.writer import store_rows
@@ -356,7 +357,7 @@ def test_access_lines_carry_the_request_and_no_secrets(app, client, caplog):
     from webshop.logs import JsonFormatter
 
     with app.app_context():
-        signed = serializer("my-data").dumps({"email": "alice@example.org"})
+        signed = signing.serializer("my-data").dumps({"email": "alice@example.org"})
         cart_cookie = serializer("cart").dumps([[1, 2]])
     email = "alice.secret@example.org"
     client.set_cookie("cart", cart_cookie)

@@ -8,7 +8,7 @@ from tests.dns_server import BlackHoleDNS, LoopbackDNS
 from tests.test_visits import recorded
 from webshop.db import db
 from webshop.models import Submission
-from webshop.visits.client import current_client
+from webshop.visits.identity import current_identity
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_confirmed_domain_reaches_the_export_and_submissions(app, client, runner
     assert exported.startswith("shopper26.loopback.test - - [")
     with app.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.26"}):
         app.preprocess_request()
-        found = current_client()
+        found = current_identity()
     assert (found.ip, found.domain, found.domain_confirmed) == ("127.0.0.26", "shopper26.loopback.test", True)
 
 

@@ -7,20 +7,13 @@ from .private_files import private_dir
 
 
 def create_app(test_config=None, instance_path=None):
-    """Build the app: configuration, then each concern in the order a request needs it."""
+    """Build the app: settings, then each concern in the order a request meets it.
+
+    Without ``test_config`` the settings come from ``instance/config.py`` and
+    ``FLASK_*`` variables; with it, from ``test_config`` alone (over the defaults).
+    """
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     private_dir(app.instance_path)  # it holds the database, the spool, the outbox and the key
-
-    app.config.from_mapping(config.DEFAULTS)
-    app.config.from_pyfile("config.py", silent=True)
-    app.config.from_prefixed_env()
-    if test_config:
-        app.config.from_mapping(test_config)
-    config.finish(app)
-
-    from . import logs
-
-    logs.init_app(app)
 
     from . import (
         backup,
@@ -32,8 +25,10 @@ def create_app(test_config=None, instance_path=None):
         contact,
         db,
         limits,
+        logs,
         newsletter,
         outage,
+        popular,
         privacy,
         registration,
         security,
@@ -44,15 +39,35 @@ def create_app(test_config=None, instance_path=None):
         text,
         visits,
     )
-    from .privacy import my_data, receipts
+    from .privacy import my_data, p3p, receipts, source
+
+    # The core's defaults and each feature's own, declared beside its views.
+    config.load(
+        app,
+        test_config,
+        limits.CONFIG,
+        visits.CONFIG,
+        submissions.CONFIG,
+        newsletter.CONFIG,
+        chat.CONFIG,
+        popular.CONFIG,
+        receipts.CONFIG,
+        my_data.CONFIG,
+        p3p.CONFIG,
+        source.CONFIG,
+        staff.CONFIG,
+    )
+    logs.init_app(app)  # log format and level, before anything logs
+    app.url_map.converters["int"] = security.IntegerColumnConverter  # before any route is added
 
     db.init_app(app)  # database
-    text.init_app(app)  # words for numbers in templates
-    security.init_app(app)  # CSRF, headers, error pages
     outage.init_app(app)  # 503 while the database is out of reach
-    consent.init_app(app)  # g.blocking_signal, g.consent_acknowledged
-    visits.init_app(app)  # client IP, visitor id, the visit row
+    text.init_app(app)  # words for numbers in templates
+    consent.init_app(app)  # first hook: g.blocking_signal, g.consent_acknowledged
+    visits.init_app(app)  # g.client_ip, g.visitor_id, the visit clock; the visit row in teardown
+    security.init_app(app)  # host and request checks, CSRF; headers and error pages
     cart.init_app(app)  # g.cart in, cookie out
+    limits.init_app(app)  # abuse limits, each checked by the view that carries it
     shop.init_app(app)  # catalogue and cart pages
     checkout.init_app(app)  # fulfillment orders
     submissions.init_app(app)  # confirmation pages of every personal-information form
@@ -67,6 +82,5 @@ def create_app(test_config=None, instance_path=None):
     my_data.init_app(app)  # "your data": see, correct, download, erase
     staff.init_app(app)  # /admin: sign-in, dashboard, review, export, notices
     backup.init_app(app)  # flask backup
-    limits.init_app(app)  # abuse limits, on the views registered above
 
     return app

@@ -10,6 +10,7 @@ from .submissions import (
     PersonalDataForm,
     complete,
     email_field,
+    form_post_limit,
     record_submission,
     register_form,
     text_field,
@@ -50,6 +51,7 @@ class BoardForm(PersonalDataForm):
 
 
 @bp.route("/board", methods=["GET", "POST"])
+@form_post_limit
 def board():
     form = BoardForm()
     if form.validate_on_submit():

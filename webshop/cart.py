@@ -1,22 +1,22 @@
-"""The shopping cart, kept in a signed cookie named ``cart``.
+"""The shopping cart, kept in the signed cookie ``cart``.
 
-Written the way Flask's ``sessions.py`` writes the session: a serializer with
-its own salt that accepts the fallback keys, a bad or expired cookie becomes
-an empty cart (never an error), and the cookie is written only when the cart
-changed. The payload is product ids and quantities, nothing else; prices
-always come from the database.
+Written the way Flask's ``sessions.py`` writes the session: the cart is
+opened from the cookie before the view (:func:`open_cart`) and saved after
+it (:func:`save_cart`), and nothing else touches the cookie. The cookie
+registry signs it with its own salt and accepts the fallback keys; a bad or
+expired cookie becomes an empty cart (never an error), and the cookie is
+written only when the cart changed. The payload is product ids and
+quantities, nothing else; prices always come from the database.
 """
 
 import logging
 from dataclasses import dataclass
 
-from flask import current_app, flash, g, request
-from itsdangerous import BadData
+from flask import flash, g, request
 
 from . import cookies
 from .db import db
 from .models import Product
-from .signing import serializer
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,6 @@ class Cart:
     def __init__(self, lines: dict[int, int] | None = None):
         self.lines: dict[int, int] = dict(lines or {})
         self.modified = False
-        self._encoded: str | None = None
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -43,6 +42,10 @@ class Cart:
 
     def quantity(self, product_id: int) -> int:
         return self.lines.get(product_id, 0)
+
+    def payload(self) -> list[list[int]]:
+        """What the cookie holds: ``[[product id, quantity], ...]``."""
+        return payload_of(self.lines)
 
     def set(self, product_id: int, quantity: int) -> bool:
         """Set a line's quantity (0 removes it). False if the cookie would overflow."""
@@ -65,10 +68,9 @@ class Cart:
     def _replace(self, lines: dict[int, int]) -> bool:
         if lines == self.lines:
             return True
-        encoded = encode(lines) if lines else ""
-        if encoded and cookies.header_size(COOKIE, encoded) > MAX_COOKIE_BYTES:
+        if lines and cookies.header_size(COOKIE, payload_of(lines)) > MAX_COOKIE_BYTES:
             return False
-        self.lines, self._encoded, self.modified = lines, encoded, True
+        self.lines, self.modified = lines, True
         return True
 
 
@@ -82,17 +84,13 @@ class PricedLine:
         return self.product.price_cents * self.quantity
 
 
-def encode(lines: dict[int, int]) -> str:
-    return serializer("cart").dumps([[pid, qty] for pid, qty in lines.items()])
+def payload_of(lines: dict[int, int]) -> list[list[int]]:
+    return [[pid, qty] for pid, qty in lines.items()]
 
 
-def decode(value: str) -> dict[int, int]:
-    """Turn a cookie value into cart lines; anything unusable is an empty cart."""
-    max_age = current_app.config["CART_MAX_AGE_DAYS"] * 86400
-    try:
-        payload = serializer("cart").loads(value, max_age=max_age)
-    except BadData as error:
-        log.warning("cart cookie rejected (%s); starting an empty cart", type(error).__name__)
+def lines_from(payload) -> dict[int, int]:
+    """Cart lines from a cookie's verified payload (None: no usable cookie); anything unusable is an empty cart."""
+    if payload is None:
         return {}
     lines = _valid_lines(payload)
     if lines is None:
@@ -147,37 +145,31 @@ def priced_lines(cart: Cart) -> list[PricedLine]:
     return lines
 
 
-def load_cart():
+def open_cart():
+    """Put this request's cart in ``g.cart``, from the cookie (before the view)."""
     if request.endpoint == "static":
         return
-    value = request.cookies.get(COOKIE)
-    g.cart = Cart(decode(value) if value else None)
-    if value and not g.cart.lines:
+    g.cart = Cart(lines_from(cookies.read(COOKIE)))
+    if request.cookies.get(COOKIE) and not g.cart.lines:
         g.cart.modified = True  # a bad cookie is replaced by an empty one
 
 
 def save_cart(response):
+    """Write the cookie if the view changed the cart (after the view)."""
     cart = g.get("cart")
     if cart is None:
         return response
     response.vary.add("Cookie")
     if cart.modified:
         if cart.lines:
-            cookies.set_cookie(response, COOKIE, cart._encoded)
+            cookies.write(response, COOKIE, cart.payload())
         else:
-            cookies.delete_cookie(response, COOKIE)
-    return response
-
-
-def private_page(response):
-    """Mark a page personal: never stored by a cache, varying with the cookie."""
-    response.headers["Cache-Control"] = "private, no-store"
-    response.vary.add("Cookie")
+            cookies.delete(response, COOKIE)
     return response
 
 
 def init_app(app):
-    app.before_request(load_cart)
+    app.before_request(open_cart)
     app.after_request(save_cart)
 
     @app.context_processor

@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from markupsafe import Markup
 
 from .db import db
+from .limits import configured, limiter
 from .models import ChatMessage
 from .submissions import (
     MAIL_FAILED_MESSAGE,
@@ -29,6 +30,11 @@ HISTORY = 50  # messages shown when the page opens
 # batch stays near 50 KB even of 4-byte emoji. The answer says where the rest is.
 BATCH = 20
 MAX_ID = 2**31 - 1
+
+CONFIG = {
+    "RATELIMIT_CHAT": "20 per minute;300 per hour",  # messages sent per client
+    "RATELIMIT_CHAT_POLL": "120 per minute",  # the page polls every 2 s; a few tabs fit
+}
 
 KIND = register_form(
     FormKind(
@@ -71,6 +77,7 @@ def visible():
 
 
 @bp.route("/chat", methods=["GET", "POST"])
+@limiter.limit(configured("RATELIMIT_CHAT"), methods=["POST"])
 def chat():
     form = ChatForm()
     if form.validate_on_submit():
@@ -109,6 +116,7 @@ def utf8_json(payload: dict, status: int = 200):
 
 
 @bp.get("/chat/messages")
+@limiter.limit(configured("RATELIMIT_CHAT_POLL"), methods=["GET"])
 def messages():
     """Visible messages after ``after`` (an id), oldest first, at most :data:`BATCH`, as JSON.
 

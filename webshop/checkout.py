@@ -11,22 +11,24 @@ import secrets
 
 from flask import Blueprint, flash, g, redirect, render_template, session, url_for
 
-from .cart import priced_lines, private_page
+from .cart import priced_lines
 from .db import db
 from .models import Order, OrderLine
 from .proof import current_grant
+from .responses import no_store
 from .submissions import (
     FormKind,
     PersonalDataForm,
     complete,
     email_field,
+    form_post_limit,
     record_submission,
     register_form,
     text_field,
 )
 
 bp = Blueprint("checkout", __name__)
-bp.after_request(private_page)
+bp.after_request(no_store)
 
 SESSION_KEY = "orders"
 ORDERS_KEPT = 5  # the session cookie stays small; older order pages open through "your data"
@@ -72,6 +74,7 @@ def new_order_number() -> str:
 
 
 @bp.route("/checkout", methods=["GET", "POST"])
+@form_post_limit
 def checkout():
     lines = priced_lines(g.cart)
     if not lines:

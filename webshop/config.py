@@ -1,5 +1,10 @@
 """Configuration: defaults, then ``instance/config.py``, then ``FLASK_*`` variables.
 
+The defaults are the core's (:data:`DEFAULTS`) and each feature's own, a
+``CONFIG`` beside its views. A test's configuration replaces the instance
+file and the environment rather than adding to them, so a variable set in a
+developer's shell cannot change what a test sees.
+
 There is no built-in secret key. When none is configured, one is generated
 into ``instance/secret_key`` (mode 0600) on first start and reused after.
 """
@@ -33,9 +38,11 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "MAX_FORM_MEMORY_SIZE": 64 * 1024,
     "MAX_FORM_PARTS": 200,
+    # Cookie lifetimes in days, as the cookie registry (cookies.py) names them.
     "CART_MAX_AGE_DAYS": 30,
     "CONSENT_MAX_AGE_DAYS": 365,
     "VISITOR_MAX_AGE_DAYS": 365,
+    "STAFF_DEVICE_MAX_AGE_DAYS": 90,
     # Forms.
     "WTF_CSRF_TIME_LIMIT": 4 * 3600,
     # Proxies in front of the app; 0 means remote_addr is the client. Only
@@ -48,21 +55,6 @@ DEFAULTS = {
     # Further host names served besides 127.0.0.1, localhost and PUBLIC_URL's
     # host (".example.org" also serves every subdomain). Any other Host gets 400.
     "TRUSTED_HOSTS": [],
-    # A repository's blob URL: the policy's code links point there, at the line
-    # (None: the shop shows the clause map's files itself).
-    "SOURCE_URL": None,
-    # Visit recording.
-    "VISITS_ENABLED": True,
-    "VISIT_RETENTION_DAYS": 90,
-    "RDNS_ENABLED": True,
-    "RDNS_NAMESERVERS": [],
-    "RDNS_TIMEOUT": 2.0,
-    "RDNS_CACHE_SIZE": 4096,
-    "RDNS_CACHE_TTL": 3600,  # seconds a name (or the lack of one) is remembered
-    "RDNS_QUEUE_SIZE": 256,  # lookups waiting per process; more are dropped
-    "RDNS_THREADS": 2,  # lookups running at once per process
-    "VISIT_FLUSH_INTERVAL": 0.05,  # seconds between batches moved from the spool
-    "VISIT_FLUSH_MAX_INTERVAL": 1.0,  # the longest wait under load (larger, fewer batches)
     # Mail: a Maildir outbox in instance/ unless MAIL_SERVER is set.
     "MAIL_SERVER": None,
     "MAIL_PORT": 25,
@@ -79,6 +71,23 @@ DEFAULTS = {
 SECRET_KEY_FILE = "secret_key"
 # Host names always served: the machine itself, for health checks and local use.
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+
+
+def load(app, test_config: dict | None, *feature_defaults: dict) -> None:
+    """Configure ``app``: the core's defaults and each feature's, then the instance file and the
+    ``FLASK_*`` environment, or ``test_config`` instead of those two; then check the result."""
+    declared = dict(DEFAULTS)
+    for defaults in feature_defaults:
+        if twice := declared.keys() & defaults.keys():
+            raise ConfigError(f"settings declared twice: {', '.join(sorted(twice))}")
+        declared.update(defaults)
+    app.config.from_mapping(declared)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env()
+    else:
+        app.config.from_mapping(test_config)
+    finish(app)
 
 
 def load_secret_key(instance_path: str) -> str:

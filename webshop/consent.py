@@ -1,19 +1,16 @@
 """The consent banner, the acknowledged policy version and blocking signals.
 
-Runs before visit recording, which reads what this module decides:
-``g.blocking_signal`` (the browser sent Global Privacy Control or Do Not
-Track) and ``g.consent_acknowledged`` (the banner was acknowledged for the
-current policy version).
+The first hook of every request: what it decides is read by everything
+after it, visit recording included. ``g.blocking_signal`` says the browser
+sent Global Privacy Control or Do Not Track; ``g.consent_acknowledged`` says
+the banner was acknowledged for the current policy version.
 """
 
-from urllib.parse import urlsplit
-
-from flask import Blueprint, current_app, g, redirect, request, url_for
-from itsdangerous import BadData
+from flask import Blueprint, current_app, g, redirect, request
 
 from . import cookies
 from .privacy.policy import POLICY_VERSION
-from .signing import serializer
+from .responses import current_path, safe_next
 
 bp = Blueprint("consent", __name__)
 
@@ -38,40 +35,9 @@ def read_signals():
     g.gpc = header_says_one("Sec-GPC")
     g.dnt = header_says_one("DNT")
     g.blocking_signal = g.gpc or g.dnt
-    g.consent_version = acknowledged_version()
+    version = cookies.read(COOKIE)
+    g.consent_version = version if isinstance(version, str) else None
     g.consent_acknowledged = g.consent_version == POLICY_VERSION
-
-
-def acknowledged_version() -> str | None:
-    value = request.cookies.get(COOKIE)
-    if not value:
-        return None
-    max_age = current_app.config["CONSENT_MAX_AGE_DAYS"] * 86400
-    try:
-        version = serializer("consent").loads(value, max_age=max_age)
-    except BadData:
-        return None
-    return version if isinstance(version, str) else None
-
-
-def safe_next(target: str | None) -> str:
-    """A same-site path to return to, never another host."""
-    if not target:
-        return url_for("shop.home")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("shop.home")
-    if "\\" in target or any(ord(c) < 32 for c in target):
-        return url_for("shop.home")
-    return target
-
-
-def current_path() -> str:
-    """This page's path with its query, to come back to; a query that is not UTF-8 is left off."""
-    try:
-        return request.full_path.rstrip("?")
-    except UnicodeDecodeError:
-        return request.path
 
 
 @bp.post("/consent")
@@ -86,7 +52,7 @@ def acknowledge():
         response = current_app.response_class(status=204)
     else:
         response = redirect(safe_next(request.form.get("next")), code=303)
-    cookies.set_cookie(response, COOKIE, serializer("consent").dumps(POLICY_VERSION))
+    cookies.write(response, COOKIE, POLICY_VERSION)
     g.consent_acknowledged = True
     return response
 

@@ -11,6 +11,7 @@ from .submissions import (
     PersonalDataForm,
     complete,
     email_field,
+    form_post_limit,
     record_submission,
     register_form,
     text_field,
@@ -56,6 +57,7 @@ def store_copy(submission, form: ContactForm):
 
 
 @bp.route("/contact", methods=["GET", "POST"])
+@form_post_limit
 def contact():
     form = ContactForm()
     if form.validate_on_submit():

@@ -1,25 +1,36 @@
-"""The single registry of every cookie the site sets, and the one way to set them.
+"""The single registry of every cookie the site sets, and the one way to read and write them.
 
-The cookie page of the policy, "your data" and the code that writes cookies
-all read this registry, so the list shown to visitors cannot drift from
-what the browser actually receives.
+Each entry names a cookie, the salt its value is signed with and the
+setting that holds its lifetime, so reading checks exactly what writing
+produced. The cookie page of the policy, "your data" and the code that sets
+cookies all read this registry, so the list shown to visitors cannot drift
+from what the browser actually receives.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app, request
+from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.http import dump_cookie
 
+from .signing import salted
 
-@dataclass(frozen=True)
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
 class CookieSpec:
+    """One cookie: what reading and writing it needs, then what the policy tells visitors about it."""
+
     name: str
+    salt: str | None = None  # None: not signed here (Flask signs the session itself)
+    max_age_setting: str | None = None  # the config key of its lifetime in days; None: until the browser closes
     purpose: str
     lifetime: str
     contents: str
     set_when: str
-    config_max_age: str | None = None  # config key holding the age in days
 
 
 REGISTRY = {
@@ -27,22 +38,26 @@ REGISTRY = {
     for spec in [
         CookieSpec(
             name="cart",
+            salt="webshop.cart",
+            max_age_setting="CART_MAX_AGE_DAYS",
             purpose="Remembers the items you mean to buy (the policy's example of a cookie).",
             lifetime="30 days after the cart last changed",
             contents="Product ids and quantities, signed so they cannot be altered. Never prices or personal data.",
             set_when="You add something to the cart.",
-            config_max_age="CART_MAX_AGE_DAYS",
         ),
         CookieSpec(
             name="consent",
+            salt="webshop.consent",
+            max_age_setting="CONSENT_MAX_AGE_DAYS",
             purpose="Remembers that you acknowledged the privacy notice, and for which policy version.",
             lifetime="1 year, or until the policy changes",
             contents="The policy version you acknowledged, signed.",
             set_when="You press \"OK\" on the privacy banner.",
-            config_max_age="CONSENT_MAX_AGE_DAYS",
         ),
         CookieSpec(
             name="visitor",
+            salt="webshop.visitor",
+            max_age_setting="VISITOR_MAX_AGE_DAYS",
             purpose="Links the visits of this browser together so they can be combined with what you submit.",
             lifetime="1 year",
             contents="A random visitor id, signed.",
@@ -50,7 +65,6 @@ REGISTRY = {
                 "After you acknowledge the privacy banner, and never while your browser "
                 "sends Global Privacy Control or Do Not Track."
             ),
-            config_max_age="VISITOR_MAX_AGE_DAYS",
         ),
         CookieSpec(
             name="session",
@@ -67,6 +81,8 @@ REGISTRY = {
         ),
         CookieSpec(
             name="staff_device",
+            salt="webshop.staff-device",
+            max_age_setting="STAFF_DEVICE_MAX_AGE_DAYS",
             purpose=(
                 "Staff only: shows that this browser signed in to a staff account before, so that a flood of "
                 "wrong passwords from elsewhere does not pause sign-in here."
@@ -74,7 +90,6 @@ REGISTRY = {
             lifetime="90 days after the last staff sign-in",
             contents="The staff account's number and a random device id, signed. Never the password.",
             set_when="A staff member signs in.",
-            config_max_age="STAFF_DEVICE_MAX_AGE_DAYS",
         ),
     ]
 }
@@ -85,26 +100,55 @@ def is_secure_request() -> bool:
     return request.is_secure or current_app.config["PREFERRED_URL_SCHEME"] == "https"
 
 
+def serializer(name: str) -> URLSafeTimedSerializer:
+    """The serializer of the signed cookie ``name``, with its registered salt."""
+    salt = REGISTRY[name].salt
+    if salt is None:
+        raise ValueError(f"the {name} cookie is not signed by this registry")
+    return salted(salt)
+
+
+def max_age(name: str) -> timedelta | None:
+    """The registered lifetime of cookie ``name``; None while the browser is open."""
+    setting = REGISTRY[name].max_age_setting
+    return timedelta(days=current_app.config[setting]) if setting else None
+
+
+def read(name: str):
+    """The payload of the signed cookie ``name`` this request sent, or None.
+
+    None when the cookie is absent, its signature is wrong (under every key,
+    fallbacks included) or it is older than its registered lifetime: a bad
+    cookie reads as no cookie, never as an error.
+    """
+    value = request.cookies.get(name)
+    if not value:
+        return None
+    age = max_age(name)
+    try:
+        return serializer(name).loads(value, max_age=int(age.total_seconds()) if age else None)
+    except BadData as error:
+        log.warning("%s cookie rejected (%s); read as if it were not sent", name, type(error).__name__)
+        return None
+
+
 def _attributes(name: str) -> dict:
-    spec = REGISTRY[name]
-    max_age = None
-    if spec.config_max_age:
-        max_age = timedelta(days=current_app.config[spec.config_max_age])
-    return {"max_age": max_age, "httponly": True, "samesite": "Lax", "secure": is_secure_request()}
+    return {"max_age": max_age(name), "httponly": True, "samesite": "Lax", "secure": is_secure_request()}
 
 
-def set_cookie(response, name: str, value: str) -> None:
-    """Set a registered cookie with the site's attributes and its registered lifetime."""
-    response.set_cookie(name, value, **_attributes(name))
+def write(response, name: str, payload) -> None:
+    """Set cookie ``name`` to ``payload``, signed, with the site's attributes and its registered lifetime."""
+    response.set_cookie(name, serializer(name).dumps(payload), **_attributes(name))
 
 
-def header_size(name: str, value: str) -> int:
-    """Bytes of the whole Set-Cookie value, attributes included, as browsers count it."""
+def header_size(name: str, payload) -> int:
+    """Bytes of the whole Set-Cookie value :func:`write` would send, attributes included, as browsers count it."""
     attributes = _attributes(name)
-    max_age = attributes.pop("max_age")
-    return len(dump_cookie(name, value, max_age=max_age, max_size=0, **attributes))
+    age = attributes.pop("max_age")
+    return len(dump_cookie(name, serializer(name).dumps(payload), max_age=age, max_size=0, **attributes))
 
 
-def delete_cookie(response, name: str) -> None:
+def delete(response, name: str) -> None:
+    """Tell the browser to drop cookie ``name``."""
     REGISTRY[name]  # only registered cookies exist
     response.delete_cookie(name, httponly=True, samesite="Lax", secure=is_secure_request())

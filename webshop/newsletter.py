@@ -28,10 +28,10 @@ from wtforms.validators import InputRequired
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from . import mail
-from .cart import private_page
 from .db import db
 from .models import Submission, Subscription, utcnow
 from .privacy.receipts import mask_email
+from .responses import no_store
 from .security import csrf
 from .signing import serializer
 from .submissions import (
@@ -39,12 +39,17 @@ from .submissions import (
     PersonalDataForm,
     complete,
     email_field,
+    form_post_limit,
     record_submission,
     register_form,
 )
 
 bp = Blueprint("newsletter", __name__)
-bp.after_request(private_page)  # confirm and unsubscribe pages name the subscriber
+bp.after_request(no_store)  # confirm and unsubscribe pages name the subscriber
+
+CONFIG = {
+    "NEWSLETTER_CONFIRM_MAX_AGE": 2 * 24 * 3600,  # seconds a confirmation link can be used
+}
 
 TOPIC_NAMES = {
     "new-products": "New products",
@@ -175,6 +180,7 @@ def signup_message(subscription: Subscription, submission: Submission):
 
 
 @bp.route("/newsletter", methods=["GET", "POST"])
+@form_post_limit
 def signup():
     form = SignupForm()
     if form.validate_on_submit():
@@ -328,5 +334,4 @@ def unsubscribe_post(token):
 
 
 def init_app(app):
-    app.config.setdefault("NEWSLETTER_CONFIRM_MAX_AGE", 2 * 24 * 3600)
     app.register_blueprint(bp)

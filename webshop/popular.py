@@ -20,7 +20,7 @@ from .models import Product, Visit, utcnow
 
 PRODUCT_PREFIX = "/product/"
 CACHE_KEY = "webshop.popular"
-DEFAULTS = {"POPULAR_DAYS": 7, "POPULAR_SIZE": 4, "POPULAR_CACHE_SECONDS": 60}
+CONFIG = {"POPULAR_DAYS": 7, "POPULAR_SIZE": 4, "POPULAR_CACHE_SECONDS": 60}
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class PopularCache:
 
 
 def setting(name: str) -> int:
-    return int(current_app.config.get(name, DEFAULTS[name]))
+    return int(current_app.config[name])
 
 
 def popular_now() -> list[ShelfProduct]:

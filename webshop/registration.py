@@ -13,6 +13,7 @@ from .submissions import (
     PersonalDataForm,
     complete,
     email_field,
+    form_post_limit,
     record_submission,
     register_form,
     text_field,
@@ -84,6 +85,7 @@ class RegistrationForm(PersonalDataForm):
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@form_post_limit
 def register():
     form = RegistrationForm()
     if form.validate_on_submit():

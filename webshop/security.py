@@ -1,4 +1,8 @@
-"""Security baseline: CSRF, response headers on every response, cookie flags, error pages."""
+"""Security baseline: the host and request checks, CSRF, response headers, cookie flags, error pages.
+
+Its hooks run after consent and visitor identity (see ``create_app``), so a
+request they refuse is still recorded with its signals and address.
+"""
 
 import logging
 
@@ -10,6 +14,7 @@ from werkzeug.routing import IntegerConverter
 
 from .config import LOOPBACK_HOSTS
 from .cookies import is_secure_request
+from .text import wait_text
 from .visits.redact import redact_path
 
 log = logging.getLogger(__name__)
@@ -68,13 +73,6 @@ ERROR_TEXT = {
     500: ("Something went wrong", "The shop hit an error. It has been logged; please try again."),
     503: ("Temporarily unavailable", "The shop cannot reach its database right now. Please try again shortly."),
 }
-
-
-def wait_text(seconds: int) -> str:
-    if seconds < 90:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    minutes = -(-seconds // 60)
-    return f"{minutes} minutes"
 
 
 def render_error(error, retry_after: int | None = None):
@@ -137,8 +135,8 @@ def has_nul(values) -> bool:
     return any("\x00" in key or any("\x00" in value for value in found) for key, found in values.lists())
 
 
-class DatabaseInteger(IntegerConverter):
-    """``<int:...>`` in routes: ids beyond the database's INTEGER range are simply not found."""
+class IntegerColumnConverter(IntegerConverter):
+    """``<int:...>`` in routes, up to the largest value of an INTEGER column: an id beyond it is simply not found."""
 
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", 2**31 - 1)
@@ -167,11 +165,11 @@ def warn_about_hosts(app) -> None:
 
 
 def init_app(app):
-    app.url_map.converters["int"] = DatabaseInteger  # before any blueprint adds its routes
-    # Ahead of every other hook: nothing runs for a host the shop does not serve.
-    app.before_request_funcs.setdefault(None, []).insert(0, check_host)
+    # Before any view-related hook: no view, form or cart is touched for a
+    # host the shop does not serve or a request it cannot read.
+    app.before_request(check_host)
     app.before_request(refuse_malformed_request)
-    csrf.init_app(app)
+    csrf.init_app(app)  # its check is a before_request hook too, registered here
     warn_about_hosts(app)
     app.session_interface = SessionInterface()
     app.after_request(add_security_headers)

@@ -5,10 +5,11 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
-from .cart import MAX_QUANTITY, priced_lines, private_page
+from .cart import MAX_QUANTITY, priced_lines
 from .db import db
 from .models import Category, Product
 from .popular import popular_now
+from .responses import no_store
 
 bp = Blueprint("shop", __name__)
 
@@ -159,7 +160,7 @@ def _first_error(form) -> str:
 @bp.after_request
 def cart_pages_private(response):
     if request.endpoint and request.endpoint.startswith("shop.cart"):
-        private_page(response)
+        no_store(response)
     return response
 
 

@@ -1,8 +1,10 @@
-"""Signed values: one serializer per purpose, each with a salt of its own.
+"""Signed values: one serializer per salt, so a value signed for one purpose is refused for any other.
 
 Every serializer signs with ``SECRET_KEY`` and also accepts values signed
 with any key in ``SECRET_KEY_FALLBACKS``, so keys can be rotated without
-emptying carts or breaking links already sent.
+emptying carts or breaking links already sent. Cookies take their salts from
+the registry in :mod:`webshop.cookies`; the links mailed to people have
+theirs here.
 """
 
 import hashlib
@@ -10,28 +12,30 @@ import hashlib
 from flask import current_app
 from itsdangerous import URLSafeTimedSerializer
 
+# The salts of the links mailed to people, by purpose.
 SALTS = {
-    "cart": "webshop.cart",
-    "consent": "webshop.consent",
-    "visitor": "webshop.visitor",
     "newsletter-confirm": "webshop.newsletter.confirm",
     "unsubscribe": "webshop.unsubscribe",
     "my-data": "webshop.my-data",
     "email-change": "webshop.email-change",
-    "staff_device": "webshop.staff-device",
 }
 
 
 def serializer(purpose: str) -> URLSafeTimedSerializer:
-    """The serializer for ``purpose``, built once per application."""
+    """The serializer of the mailed links for ``purpose``."""
+    return salted(SALTS[purpose])
+
+
+def salted(salt: str) -> URLSafeTimedSerializer:
+    """The serializer with ``salt``, built once per application."""
     cache = current_app.extensions.setdefault("webshop.serializers", {})
-    found = cache.get(purpose)
+    found = cache.get(salt)
     if found is None:
         config = current_app.config
         keys = [*config["SECRET_KEY_FALLBACKS"], config["SECRET_KEY"]]
-        found = cache[purpose] = URLSafeTimedSerializer(
+        found = cache[salt] = URLSafeTimedSerializer(
             keys,
-            salt=SALTS[purpose],
+            salt=salt,
             signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256},
         )
     return found

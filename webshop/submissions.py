@@ -31,19 +31,27 @@ from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from . import mail
-from .cart import private_page
 from .db import db
+from .limits import configured, limiter
 from .models import Submission, new_receipt_id
 from .privacy.policy import POLICY_VERSION
 from .proof import session_proof
-from .visits.client import current_client
+from .responses import no_store
+from .visits.identity import current_identity
 
 NO_MARKETING_LABEL = "Don't use this for marketing"
 NO_SHARE_LABEL = "Don't share this with other organisations"
 
 bp = Blueprint("submissions", __name__)
-bp.after_request(private_page)  # a confirmation page links to its receipt
+bp.after_request(no_store)  # a confirmation page links to its receipt
 log = logging.getLogger(__name__)
+
+CONFIG = {
+    # Posts of every personal-information form but chat, counted together per client.
+    "RATELIMIT_FORMS": "10 per minute;100 per hour",
+}
+# The limit every form's view carries, below its route: one count for all of them.
+form_post_limit = limiter.shared_limit(configured("RATELIMIT_FORMS"), "forms", methods=["POST"])
 
 
 class PersonalDataForm(FlaskForm):
@@ -250,7 +258,7 @@ def record_submission(
     fields: dict,
 ) -> Submission:
     """Add a submission for ``form`` to the session (see :func:`complete`)."""
-    client = current_client()
+    client = current_identity()
     blocking = bool(g.get("blocking_signal"))
     submission = Submission(
         receipt_id=new_receipt_id(),

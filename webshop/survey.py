@@ -10,6 +10,7 @@ from .submissions import (
     PersonalDataForm,
     complete,
     email_field,
+    form_post_limit,
     record_submission,
     register_form,
     text_field,
@@ -82,6 +83,7 @@ class SurveyForm(PersonalDataForm):
 
 
 @bp.route("/survey", methods=["GET", "POST"])
+@form_post_limit
 def survey():
     form = SurveyForm()
     if form.validate_on_submit():

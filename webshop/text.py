@@ -1,4 +1,4 @@
-"""Words for numbers and times: "1 record" and "2 records", "2 m" that never breaks, times for HTML."""
+"""Words for numbers and times: "1 record" and "2 records", "2 m" that never breaks, waits, times for HTML."""
 
 import re
 
@@ -11,6 +11,13 @@ NUMBER_AND_UNIT = re.compile(r"(\d) (m|cm|mm|W|V|mAh|Wh|GB|TB|MB|Hz|kHz|in|h)\b"
 def plural(count: int, word: str, words: str | None = None) -> str:
     """``count`` with ``word`` (singular) or ``words`` (default: ``word`` + "s")."""
     return f"{count} {word if count == 1 else (words or word + 's')}"
+
+
+def wait_text(seconds: int) -> str:
+    """How long to wait, in words: seconds up to 89, then whole minutes rounded up."""
+    if seconds < 90:
+        return plural(seconds, "second")
+    return plural(-(-seconds // 60), "minute")
 
 
 def units_together(text: str) -> Markup:

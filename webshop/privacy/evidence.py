@@ -21,8 +21,8 @@ from ..proof import current_grant
 from ..rules import MARKETING, SHARING, Rule, notice_audience, shareable_submissions
 from ..stats import OptOuts, count_if, opt_outs_by_kind
 from ..submissions import FORM_KINDS
-from ..visits.client import current_client
-from . import browser
+from ..visits.identity import current_identity
+from . import cookie_page
 from .policy import POLICY_VERSION
 from .receipts import mask_email
 
@@ -50,8 +50,8 @@ class ThisRequest:
 
 
 def this_request() -> ThisRequest:
-    """This request as :func:`current_client` sees it: the values its visit row stores."""
-    client = current_client()
+    """This request as :func:`current_identity` sees it: the values its visit row stores."""
+    client = current_identity()
     resolver = current_app.extensions.get("webshop.resolver")
     return ThisRequest(
         gpc=bool(g.get("gpc")),
@@ -331,7 +331,7 @@ class Evidence:
     visits: list[Visit]
     records: list[BrowserRecord]
     forms: list[FormCount]
-    cookies: list[browser.CookieReport]
+    cookies: list[cookie_page.CookieReport]
     usage: Usage
     sharing: SharingSummary
     other_sources: OtherSources
@@ -352,7 +352,7 @@ def gather() -> Evidence:
         visits=latest,
         records=browser_records(current.visitor_id),
         forms=form_counts(),
-        cookies=browser.cookie_reports(),
+        cookies=cookie_page.cookie_reports(),
         usage=usage(),
         sharing=sharing_summary(),
         other_sources=other_sources(),

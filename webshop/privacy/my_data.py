@@ -39,22 +39,30 @@ from wtforms import BooleanField
 from wtforms.validators import InputRequired
 
 from .. import mail, visits
-from ..cart import private_page
 from ..db import db
+from ..limits import configured, limiter
 from ..models import AccessLink, Submission, audit, utcnow
 from ..proof import SESSION_KEY, current_grant, grant_ends, prove_browser_submissions
+from ..responses import no_store
 from ..signing import serializer
 from ..submissions import email_field, text_field
 from ..text import plural
-from ..visits.client import current_client
-from . import browser, holdings, shorten
+from ..visits.identity import current_identity
+from . import cookie_page, holdings, shorten
 from .receipts import mask_email
 
 bp = Blueprint("my_data", __name__)
-bp.after_request(private_page)
+bp.after_request(no_store)
 
 MAX_PAGE = 10_000
 VISITS_PER_PAGE = 20
+
+CONFIG = {
+    "MY_DATA_LINK_MAX_AGE": 3600,  # seconds a mailed link can be opened
+    "MY_DATA_SESSION_MAX_AGE": 1800,  # seconds a used link gives this browser access
+    "MY_DATA_LINK_INTERVAL": 60,  # seconds between two links mailed to one address
+    "RATELIMIT_MY_DATA_LINK": "5 per minute;20 per hour",  # link requests per client
+}
 
 
 # --- Forms -------------------------------------------------------------------------------------
@@ -192,11 +200,11 @@ def render_overview(form: LinkForm, status: int = 200):
     grant = current_grant()
     page = render_template(
         "my_data/overview.html",
-        client=current_client(),
+        client=current_identity(),
         blocking=bool(g.get("blocking_signal")),
         visits=visit_page,
-        reports=browser.cookie_reports(),
-        others=browser.unregistered_cookie_names(),
+        reports=cookie_page.cookie_reports(),
+        others=cookie_page.unregistered_cookie_names(),
         grant=grant,
         grant_email=mask_email(grant.email) if grant else None,
         form=form,
@@ -214,6 +222,7 @@ def overview():
 
 
 @bp.post("/my-data/link")
+@limiter.limit(configured("RATELIMIT_MY_DATA_LINK"), methods=["POST"])
 def request_link():
     form = LinkForm()
     if not form.validate_on_submit():
@@ -275,7 +284,7 @@ def open_link_post(token):
     if key is None:
         return invalid_link()
     audit("visitor", "my-data.opened", link=link.id)
-    prove_browser_submissions(link.email, current_client().visitor_id)
+    prove_browser_submissions(link.email, current_identity().visitor_id)
     db.session.commit()
     session[SESSION_KEY] = {"link": link.id, "key": key}
     return redirect(url_for("my_data.everything"), code=303)
@@ -490,8 +499,5 @@ def close():
 
 
 def init_app(app):
-    app.config.setdefault("MY_DATA_LINK_MAX_AGE", 3600)
-    app.config.setdefault("MY_DATA_SESSION_MAX_AGE", 1800)
-    app.config.setdefault("MY_DATA_LINK_INTERVAL", 60)
     shorten.init_app(app)
     app.register_blueprint(bp)

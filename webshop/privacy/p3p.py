@@ -18,6 +18,10 @@ everyone), ``TEL``/``HIS``, ``DEL`` (no delivery company receives data),
 
 from flask import current_app
 
+CONFIG = {
+    "P3P_COMPACT_POLICY": False,  # True sends the header on every response
+}
+
 # (token, why it is true of this site)
 TOKENS = [
     # ACCESS
@@ -60,5 +64,4 @@ def add_header(response):
 
 
 def init_app(app):
-    app.config.setdefault("P3P_COMPACT_POLICY", False)
     app.after_request(add_header)

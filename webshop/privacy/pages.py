@@ -4,8 +4,8 @@ import json
 
 from flask import Blueprint, current_app, make_response, render_template
 
-from ..cart import private_page
 from ..cookies import REGISTRY
+from ..responses import no_store
 from . import evidence, practice, tour
 from .policy import CLAUSES, POLICY_VERSION
 
@@ -15,7 +15,7 @@ bp = Blueprint("privacy", __name__)
 @bp.get("/privacy")
 def policy():
     """The policy, each clause beside its live evidence for this visitor."""
-    return private_page(
+    return no_store(
         make_response(
             render_template(
                 "privacy/policy.html",
@@ -39,7 +39,7 @@ def practice_map():
 @bp.get("/privacy/tour", endpoint="tour")
 def tour_page():
     """Steps a reviewer can follow to watch each practice happen, with this browser's state."""
-    return private_page(
+    return no_store(
         make_response(
             render_template(
                 "privacy/tour.html",

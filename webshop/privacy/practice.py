@@ -61,7 +61,7 @@ PRACTICES: dict[str, Practice] = {
             ),
             routes=("/privacy", "/my-data"),
             code=(
-                *refs("webshop/visits/client.py", "identify_client", "current_client"),
+                *refs("webshop/visits/identity.py", "identify_visitor", "current_identity"),
                 *refs("webshop/visits/record.py", "finish_visit"),
                 *refs("webshop/visits/rdns.py", "DomainResolver.resolve"),
                 *refs("webshop/visits/writer.py", "VisitWriter"),
@@ -130,9 +130,9 @@ PRACTICES: dict[str, Practice] = {
             ),
             routes=("/privacy", "/my-data", "/cart/add"),
             code=(
-                *refs("webshop/cookies.py", "REGISTRY", "set_cookie"),
-                *refs("webshop/cart.py", "encode", "decode", "save_cart"),
-                *refs("webshop/privacy/browser.py", "cookie_reports"),
+                *refs("webshop/cookies.py", "REGISTRY", "read", "write"),
+                *refs("webshop/cart.py", "Cart.payload", "open_cart", "save_cart"),
+                *refs("webshop/privacy/cookie_page.py", "cookie_reports"),
             ),
             tests=(
                 "tests/test_cart.py::test_adding_puts_ids_and_quantities_in_a_signed_cookie",
@@ -317,8 +317,8 @@ PRACTICES: dict[str, Practice] = {
             routes=("/.well-known/gpc.json", "/privacy"),
             code=(
                 *refs("webshop/consent.py", "header_says_one", "read_signals"),
-                *refs("webshop/visits/client.py", "identify_client", "issue_visitor_cookie"),
-                *refs("webshop/visits/record.py", "client_of_request"),
+                *refs("webshop/visits/identity.py", "identify_visitor", "issue_visitor_cookie"),
+                *refs("webshop/visits/record.py", "finish_visit"),
                 *refs("webshop/submissions.py", "record_submission"),
                 *refs("webshop/visits/routes.py", "gpc_statement"),
             ),

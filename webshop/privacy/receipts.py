@@ -19,14 +19,18 @@ from datetime import UTC
 from flask import Blueprint, abort, current_app, jsonify, render_template, url_for
 
 from .. import mail
-from ..cart import private_page
 from ..db import db
 from ..models import Submission
+from ..responses import no_store
 from ..submissions import FORM_KINDS, FormKind
 from .shorten import short_domain, short_ip
 
 bp = Blueprint("receipts", __name__)
-bp.after_request(private_page)
+bp.after_request(no_store)
+
+CONFIG = {
+    "STORE_JURISDICTION": "Example Republic",  # named in every receipt
+}
 
 KANTARA_VERSION = "KI-CR-v1.1.0"
 THIRD_PARTIES = "Organisations affiliated with the store and other companies, for their marketing"
@@ -166,5 +170,4 @@ def receipt_message(submission: Submission):
 
 
 def init_app(app):
-    app.config.setdefault("STORE_JURISDICTION", "Example Republic")
     app.register_blueprint(bp)

@@ -22,6 +22,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
 bp = Blueprint("source", __name__, url_prefix="/privacy/source")
 
+CONFIG = {
+    # A repository's blob URL: the policy's code links point there, at the line
+    # (None: the shop shows the clause map's files itself).
+    "SOURCE_URL": None,
+}
+
 
 @dataclass(frozen=True)
 class SourceLink:

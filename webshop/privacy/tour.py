@@ -13,7 +13,7 @@ from sqlalchemy import select
 from ..db import db
 from ..models import Product
 from ..proof import current_grant
-from . import browser, evidence
+from . import cookie_page, evidence
 from .practice import PRACTICES
 
 
@@ -128,7 +128,7 @@ STEPS = [
 class TourState:
     request: evidence.ThisRequest
     consent: evidence.ConsentState
-    cart: browser.CookieReport
+    cart: cookie_page.CookieReport
     product_slug: str | None
     visit_total: int
     records: list[evidence.BrowserRecord]
@@ -142,7 +142,7 @@ def live_state() -> TourState:
     current = evidence.this_request()
     total, _ = evidence.recent_visits(current.visitor_id, limit=0)
     records = evidence.browser_records(current.visitor_id)
-    cart = next(r for r in browser.cookie_reports() if r.spec.name == "cart")
+    cart = next(r for r in cookie_page.cookie_reports() if r.spec.name == "cart")
     query = select(Product.slug).where(Product.active.is_(True)).order_by(Product.id).limit(1)
     return TourState(
         request=current,

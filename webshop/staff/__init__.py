@@ -8,7 +8,7 @@ from flask import Blueprint
 
 bp = Blueprint("staff", __name__, url_prefix="/admin")
 
-STAFF_DEFAULTS = {
+CONFIG = {
     "STAFF_PASSWORD_MIN_LENGTH": 12,
     "STAFF_SESSION_HOURS": 12,
     # Failed sign-ins. A client address gets STAFF_MAX_FAILURES_PER_CLIENT
@@ -25,16 +25,14 @@ STAFF_DEFAULTS = {
     "STAFF_ACCOUNT_PAUSE_SECONDS": 3600,
     "STAFF_LOCKOUT_SECONDS": 60,
     "STAFF_LOCKOUT_MAX_SECONDS": 3600,
-    "STAFF_DEVICE_MAX_AGE_DAYS": 90,
     "STAFF_FAILURE_MEMORY_SECONDS": 3600,
     "NOTICE_BATCH_SIZE": 50,
+    # Sign-in posts per client address, counted by the limiter on top of the throttle above.
+    "RATELIMIT_SIGN_IN": "10 per minute;50 per hour",
 }
 
 
 def init_app(app):
-    for name, value in STAFF_DEFAULTS.items():
-        app.config.setdefault(name, value)
-
     from . import auth, cli, dashboard, export, notices, review, visitlog  # noqa: F401  (routes on bp)
 
     app.register_blueprint(bp)

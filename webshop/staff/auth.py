@@ -24,19 +24,19 @@ from datetime import timedelta
 
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
-from itsdangerous import BadData
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
 from .. import cookies
-from ..consent import current_path
 from ..db import db
+from ..limits import configured, limiter
 from ..models import SignInThrottle, StaffSession, StaffUser, utcnow
-from ..signing import serializer
+from ..responses import current_path, safe_next
 from ..submissions import PlainText
-from ..visits.client import valid_ip
+from ..text import wait_text
+from ..visits.identity import valid_ip
 from . import bp
 
 SESSION_KEY = "staff_token"
@@ -82,7 +82,7 @@ def require_staff():
 
 
 @bp.after_request
-def no_store(response):
+def never_kept(response):
     """Staff pages hold personal data: no browser or proxy may keep a copy."""
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -115,13 +115,10 @@ def account_key(name: str) -> str:
 
 def trusted_device(name: str) -> str | None:
     """The id of this browser's device cookie when it proves an earlier sign-in to account ``name``."""
-    value = request.cookies.get(DEVICE_COOKIE)
-    if not value:
-        return None
+    found = cookies.read(DEVICE_COOKIE)
     try:
-        found = serializer(DEVICE_COOKIE).loads(value, max_age=current_app.config["STAFF_DEVICE_MAX_AGE_DAYS"] * 86400)
         staff_id, device = found["staff"], found["device"]
-    except (BadData, KeyError, TypeError):
+    except (KeyError, TypeError):
         return None
     if not isinstance(device, str) or not isinstance(staff_id, int):
         return None
@@ -195,12 +192,6 @@ def clear_failures(keys) -> None:
     db.session.execute(db.delete(SignInThrottle).where(SignInThrottle.key.in_(list(keys))))
 
 
-def wait_text(seconds: int) -> str:
-    if seconds < 90:
-        return f"{seconds} seconds"
-    return f"{(seconds + 59) // 60} minutes"
-
-
 # --- Sign-in and sign-out -------------------------------------------------------------
 
 
@@ -213,11 +204,9 @@ class SignOutForm(FlaskForm):
     """Only the CSRF token."""
 
 
-def safe_next(target: str | None) -> str:
-    """Where to go after signing in: a path under /admin, never another site."""
-    if target and target.startswith("/admin") and "//" not in target and "\\" not in target:
-        return target
-    return url_for("staff.dashboard")
+def after_sign_in() -> str:
+    """Where to go after signing in: the ``next`` path under /admin, never another site."""
+    return safe_next(request.args.get("next"), fallback="staff.dashboard", under="/admin")
 
 
 def check_credentials(name: str, password: str) -> StaffUser | None:
@@ -242,15 +231,16 @@ def start_session(user: StaffUser) -> None:
     session[SESSION_KEY] = token
 
 
-def device_cookie(user: StaffUser, device: str | None) -> str:
-    """A signed device cookie for ``user``: the same device id when the browser had one."""
-    return serializer(DEVICE_COOKIE).dumps({"staff": user.id, "device": device or secrets.token_urlsafe(12)})
+def device_cookie(user: StaffUser, device: str | None) -> dict:
+    """The device cookie's payload for ``user``: the same device id when the browser had one."""
+    return {"staff": user.id, "device": device or secrets.token_urlsafe(12)}
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(configured("RATELIMIT_SIGN_IN"), methods=["POST"])
 def login():
     if g.staff is not None and request.method == "GET":
-        return redirect(safe_next(request.args.get("next")), code=303)
+        return redirect(after_sign_in(), code=303)
     form = SignInForm()
     message, status = None, 200
     if form.validate_on_submit():
@@ -275,8 +265,8 @@ def login():
                 clear_failures(key for key in limits if not key.startswith("account:"))
                 start_session(user)
                 db.session.commit()
-                response = redirect(safe_next(request.args.get("next")), code=303)
-                cookies.set_cookie(response, DEVICE_COOKIE, device_cookie(user, device))
+                response = redirect(after_sign_in(), code=303)
+                cookies.write(response, DEVICE_COOKIE, device_cookie(user, device))
                 return response
     return render_template("staff/login.html", form=form, message=message), status
 

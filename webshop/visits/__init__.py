@@ -1,6 +1,6 @@
-"""Visit recording: who asked for what, when (SPEC §2).
+"""Visit recording: who asked for what, when.
 
-``client`` decides the IP and visitor id (never a ``retired`` one),
+``identity`` decides the IP and visitor id (never a ``retired`` one),
 ``record`` writes one row per request through the durable ``writer``, ``rdns`` fills in domain names in
 the background, and ``cli`` purges and exports the log.
 """
@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from ..models import utcnow
-from . import cli, client, record, routes
+from . import cli, identity, record, routes
 from .rdns import DomainResolver
 from .retired import RetiredVisitors
 from .writer import FILL_WINDOW_SECONDS, VisitWriter, stop_all
@@ -17,6 +17,20 @@ from .writer import FILL_WINDOW_SECONDS, VisitWriter, stop_all
 __all__ = ["init_app", "flush", "shutdown", "stop_all"]
 
 SPOOL_DIR = "visit-spool"
+
+CONFIG = {
+    "VISITS_ENABLED": True,
+    "VISIT_RETENTION_DAYS": 90,
+    "RDNS_ENABLED": True,
+    "RDNS_NAMESERVERS": [],
+    "RDNS_TIMEOUT": 2.0,
+    "RDNS_CACHE_SIZE": 4096,
+    "RDNS_CACHE_TTL": 3600,  # seconds a name (or the lack of one) is remembered
+    "RDNS_QUEUE_SIZE": 256,  # lookups waiting per process; more are dropped
+    "RDNS_THREADS": 2,  # lookups running at once per process
+    "VISIT_FLUSH_INTERVAL": 0.05,  # seconds between batches moved from the spool
+    "VISIT_FLUSH_MAX_INTERVAL": 1.0,  # the longest wait under load (larger, fewer batches)
+}
 
 
 def spool_dir(app) -> Path:
@@ -26,7 +40,7 @@ def spool_dir(app) -> Path:
 def init_app(app):
     config = app.config
     app.extensions["webshop.retired_visitors"] = RetiredVisitors(spool_dir(app))
-    client.init_app(app)
+    identity.init_app(app)  # g.client_ip and g.visitor_id, right after consent
 
     resolver = None
     if config["RDNS_ENABLED"]:
@@ -58,7 +72,7 @@ def init_app(app):
 
             resolver.listeners.append(fill)
 
-    record.init_app(app)
+    record.init_app(app)  # the visit clock; the row in teardown
     app.register_blueprint(routes.bp)
     app.cli.add_command(cli.visits_group)
 

@@ -3,7 +3,9 @@
 The row is written in ``teardown_request``, which Flask runs for every
 request whatever happened in it, so a view that raises still leaves its
 visit (with status 500 when nothing else answered). ``after_request`` only
-notes the status and size of the response that was sent.
+notes the status and size of the response that was sent. Who asked (the
+blocking signal, the IP, the visitor id) was decided by the consent and
+identity hooks, which run before anything can refuse the request.
 """
 
 import logging
@@ -11,9 +13,7 @@ import time
 
 from flask import current_app, g, request
 
-from ..consent import header_says_one
 from ..models import PATH_MAX, QUERY_MAX, REFERRER_MAX, USER_AGENT_MAX
-from .client import valid_ip
 from .rdns import NO_DOMAIN
 from .redact import redact_path, redact_query, redact_url
 
@@ -32,17 +32,6 @@ def note_response(response):
     g.visit_status = response.status_code
     g.visit_bytes = response.content_length
     return response
-
-
-def client_of_request() -> tuple[bool, str | None, str | None]:
-    """(blocking signal, ip, visitor id), even when earlier hooks did not run."""
-    blocking = g.get("blocking_signal")
-    if blocking is None:
-        blocking = header_says_one("Sec-GPC") or header_says_one("DNT")
-    if blocking:
-        return True, None, None
-    ip = g.client_ip if "client_ip" in g else valid_ip(request.remote_addr)
-    return False, ip, g.get("visitor_id")
 
 
 def storable(text: str) -> str:
@@ -69,7 +58,7 @@ def finish_visit(error):
     clock = g.get("visit_clock")
     elapsed_ms = (time.perf_counter() - clock) * 1000 if clock else 0.0
     status = 500 if error is not None else g.get("visit_status", 500)
-    blocking, ip, visitor_id = client_of_request()
+    blocking, ip, visitor_id = bool(g.get("blocking_signal")), g.get("client_ip"), g.get("visitor_id")
     domain, confirmed = domain_of(ip)
     path = storable(redact_path(request.path))[:PATH_MAX]
     query = storable(redact_query(request.query_string.decode("latin-1")))[:QUERY_MAX]
@@ -121,8 +110,8 @@ def finish_visit(error):
 
 
 def init_app(app):
-    # First before_request hook, so the clock starts even when a later hook
-    # (CSRF, consent) ends the request early.
-    app.before_request_funcs.setdefault(None, []).insert(0, mark_start)
+    # Registered before the hooks that can refuse a request (host, CSRF, the
+    # database), so the clock runs for those requests too.
+    app.before_request(mark_start)
     app.after_request(note_response)
     app.teardown_request(finish_visit)

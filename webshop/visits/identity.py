@@ -10,6 +10,10 @@ The visitor id is a random id in a signed cookie, issued only after the
 consent banner was acknowledged and never while a blocking signal is sent.
 An id whose visits were erased is retired: a cookie still carrying it counts
 as no cookie, so the request is recorded without it and gets a new id.
+
+:func:`identify_visitor` runs right after consent, before anything can end
+the request, so every later hook and the visit row read ``g.client_ip`` and
+``g.visitor_id`` from it.
 """
 
 import ipaddress
@@ -18,11 +22,9 @@ import secrets
 from dataclasses import dataclass
 
 from flask import current_app, g, request
-from itsdangerous import BadData
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import cookies
-from ..signing import serializer
 from .retired import registry
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,9 @@ VISITOR_COOKIE = "visitor"
 
 
 @dataclass(frozen=True)
-class Client:
+class VisitorIdentity:
+    """What visits and submissions store about who sent a request."""
+
     ip: str | None
     visitor_id: str | None
     domain: str | None = None
@@ -51,16 +55,9 @@ def valid_ip(value: str | None) -> str | None:
     return str(address)
 
 
-def read_visitor_cookie() -> str | None:
-    value = request.cookies.get(VISITOR_COOKIE)
-    if not value:
-        return None
-    max_age = current_app.config["VISITOR_MAX_AGE_DAYS"] * 86400
-    try:
-        visitor_id = serializer("visitor").loads(value, max_age=max_age)
-    except BadData:
-        log.warning("visitor cookie rejected; a new id will be issued")
-        return None
+def read_visitor_id() -> str | None:
+    """The visitor id of this browser's cookie, unless it is unusable or retired."""
+    visitor_id = cookies.read(VISITOR_COOKIE)
     if not isinstance(visitor_id, str) or not 8 <= len(visitor_id) <= 64:
         return None
     if registry().is_retired(visitor_id):
@@ -68,7 +65,7 @@ def read_visitor_cookie() -> str | None:
     return visitor_id
 
 
-def identify_client():
+def identify_visitor():
     """Decide this request's IP and visitor id (before any view runs)."""
     if request.endpoint == "static":
         return
@@ -78,12 +75,11 @@ def identify_client():
         log.warning("client address is not a valid IP (%r); recorded as unknown", raw[:64])
     g.client_ip = ip
     g.visitor_id = None
-    g.new_visitor_id = False
     if g.get("blocking_signal"):
         g.client_ip = None
         return
     if g.get("consent_acknowledged"):
-        g.visitor_id = read_visitor_cookie()
+        g.visitor_id = read_visitor_id()
 
 
 def issue_visitor_cookie(response):
@@ -92,25 +88,25 @@ def issue_visitor_cookie(response):
         return response
     if g.get("consent_acknowledged") and not g.get("visitor_id"):
         g.visitor_id = secrets.token_urlsafe(16)
-        cookies.set_cookie(response, VISITOR_COOKIE, serializer("visitor").dumps(g.visitor_id))
+        cookies.write(response, VISITOR_COOKIE, g.visitor_id)
     return response
 
 
-def current_client() -> Client:
-    """The client as it is stored with visits and submissions."""
+def current_identity() -> VisitorIdentity:
+    """This request's identity as it is stored with visits and submissions."""
     if g.get("blocking_signal"):
-        return Client(ip=None, visitor_id=None)
+        return VisitorIdentity(ip=None, visitor_id=None)
     lookup = current_app.extensions.get("webshop.domain_lookup")
     ip = g.get("client_ip")
     domain, confirmed = (None, False)
     if lookup and ip:
         domain, confirmed = lookup(ip)
-    return Client(ip=ip, visitor_id=g.get("visitor_id"), domain=domain, domain_confirmed=confirmed)
+    return VisitorIdentity(ip=ip, visitor_id=g.get("visitor_id"), domain=domain, domain_confirmed=confirmed)
 
 
 def init_app(app):
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
-    app.before_request(identify_client)
+    app.before_request(identify_visitor)
     app.after_request(issue_visitor_cookie)

@@ -1,7 +1,8 @@
 """What this browser sent and what the site stored about it, decoded for the person.
 
 Every cookie in :data:`webshop.cookies.REGISTRY` is looked up in the
-request, checked the way the code that reads it checks it, and explained
+request, read through :func:`webshop.cookies.read` as the code that uses it
+reads it, and explained
 with its registered purpose and lifetime. Signed values are shown in their
 three parts (payload, time of signing, signature), so the person can see
 that the cart holds ids and quantities and nothing else. The session's
@@ -11,24 +12,15 @@ anti-forgery token is named but never printed.
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from flask import current_app, g, request, session
+from flask import g, request, session
 from itsdangerous import BadData
 from itsdangerous.encoding import base64_decode, bytes_to_int
 
-from .. import cart
+from .. import cart, cookies
 from ..cookies import REGISTRY, CookieSpec
 from ..db import db
 from ..models import Product
-from ..signing import serializer
 from .policy import POLICY_VERSION
-
-# The config key holding each signed cookie's lifetime in days.
-SIGNED_COOKIES = {
-    "cart": "CART_MAX_AGE_DAYS",
-    "consent": "CONSENT_MAX_AGE_DAYS",
-    "visitor": "VISITOR_MAX_AGE_DAYS",
-    "staff_device": "STAFF_DEVICE_MAX_AGE_DAYS",
-}
 
 SESSION_KEYS = {
     "csrf_token": "An anti-forgery token that proves this site's forms came from this site (not shown here).",
@@ -69,16 +61,15 @@ def split_signed(value: str) -> SignedParts | None:
     return SignedParts(payload, timestamp, signature, signed_at)
 
 
-def _verify(name: str, value: str):
-    max_age = current_app.config[SIGNED_COOKIES[name]] * 86400
-    try:
-        return True, serializer(name).loads(value, max_age=max_age)
-    except BadData:
-        return False, None
+def _read(report: CookieReport):
+    """The cookie's payload as :func:`webshop.cookies.read` gives it, noting on ``report`` whether it was accepted."""
+    payload = cookies.read(report.spec.name)
+    report.valid = payload is not None
+    return payload
 
 
 def _explain_cart(report: CookieReport, value: str) -> None:
-    lines = cart.decode(value)
+    lines = cart.lines_from(cookies.read("cart"))
     report.valid = bool(lines)
     names = {}
     if lines:
@@ -91,7 +82,7 @@ def _explain_cart(report: CookieReport, value: str) -> None:
 
 
 def _explain_consent(report: CookieReport, value: str) -> None:
-    report.valid, version = _verify("consent", value)
+    version = _read(report)
     if not report.valid or not isinstance(version, str):
         report.details.append(("State", "Not accepted: the banner will be shown again."))
         return
@@ -100,7 +91,7 @@ def _explain_consent(report: CookieReport, value: str) -> None:
 
 
 def _explain_visitor(report: CookieReport, value: str) -> None:
-    report.valid, visitor_id = _verify("visitor", value)
+    visitor_id = _read(report)
     if not report.valid:
         report.details.append(("State", "Not accepted: a new visitor id will be issued."))
         return
@@ -121,7 +112,7 @@ def _explain_session(report: CookieReport, value: str) -> None:
 
 
 def _explain_staff_device(report: CookieReport, value: str) -> None:
-    report.valid, found = _verify("staff_device", value)
+    found = _read(report)
     if not report.valid or not isinstance(found, dict):
         report.details.append(("State", "Not accepted: staff sign-in treats this browser as new."))
         return
