@@ -126,8 +126,7 @@ class TestMailServerDown:
 
 def test_a_stored_address_that_cannot_be_mailed_leaves_the_submission_and_no_500(client, app):
     """A row stored before addresses were checked: its receipt cannot be built, the page still answers."""
-    from webshop.privacy.receipts import receipt_message
-    from webshop.submissions import commit_and_mail
+    from webshop.submissions import commit_and_mail, receipt_message
 
     send(client, app, BY_KIND["board"])
     with app.test_request_context():

@@ -32,7 +32,7 @@ from webshop.models import (
     Subscription,
     Visit,
 )
-from webshop.privacy.policy import POLICY_VERSION
+from webshop.policy_text import POLICY_VERSION
 from webshop.rules import notice_audience, shareable_submissions
 from webshop.visits import flush
 from webshop.visits.writer import encode_line, store_rows

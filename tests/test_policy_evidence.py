@@ -28,7 +28,7 @@ from webshop.models import (
     new_receipt_id,
     utcnow,
 )
-from webshop.privacy.policy import POLICY_VERSION
+from webshop.policy_text import POLICY_VERSION
 from webshop.rules import SHARING, shareable_submissions
 from webshop.text import plural
 

@@ -14,8 +14,8 @@ import pytest
 
 from tests.conftest import TEST_KEY
 from webshop import create_app
+from webshop.policy_text import CLAUSE_IDS
 from webshop.privacy import p3p
-from webshop.privacy.policy import CLAUSE_IDS
 from webshop.privacy.practice import PRACTICES, as_json
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -67,7 +67,7 @@ def test_search_echo_is_escaped(client):
 
 
 def test_policy_has_one_section_per_clause_with_its_id_as_anchor(client):
-    from webshop.privacy.policy import CLAUSE_IDS
+    from webshop.policy_text import CLAUSE_IDS
 
     page = client.get("/privacy").get_data(as_text=True)
     for clause in [

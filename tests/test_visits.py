@@ -14,7 +14,7 @@ from webshop import signing
 from webshop.cookies import serializer
 from webshop.db import db
 from webshop.models import Visit, utcnow
-from webshop.privacy.policy import POLICY_VERSION
+from webshop.policy_text import POLICY_VERSION
 from webshop.visits import flush
 from webshop.visits.cli import escape_log_item
 from webshop.visits.writer import store_rows

@@ -19,6 +19,7 @@ def create_app(test_config=None, instance_path=None):
         backup,
         board,
         cart,
+        catalogue,
         chat,
         checkout,
         consent,
@@ -61,6 +62,7 @@ def create_app(test_config=None, instance_path=None):
     app.url_map.converters["int"] = security.IntegerColumnConverter  # before any route is added
 
     db.init_app(app)  # database
+    catalogue.init_app(app)  # flask init-db: the schema and the demo catalogue
     outage.init_app(app)  # 503 while the database is out of reach
     text.init_app(app)  # words for numbers in templates
     consent.init_app(app)  # first hook: g.blocking_signal, g.consent_acknowledged

@@ -3,17 +3,15 @@
 from flask import Blueprint, render_template, request
 
 from .db import db
+from .fields import NotReservedName, email_field, text_field
 from .models import BoardPost
 from .submissions import (
     FormKind,
-    NotReservedName,
     PersonalDataForm,
-    complete,
-    email_field,
+    commit_mail_and_redirect,
     form_post_limit,
     record_submission,
     register_form,
-    text_field,
 )
 
 bp = Blueprint("board", __name__)
@@ -65,7 +63,7 @@ def board():
         db.session.add(
             BoardPost(submission=submission, display_name=form.display_name.data, body=form.message.data)
         )
-        return complete(submission)
+        return commit_mail_and_redirect(submission)
     page = db.paginate(
         db.select(BoardPost)
         .where(BoardPost.hidden.is_(False))

@@ -1,6 +1,10 @@
-"""The demo catalogue and its idempotent seeding."""
+"""The demo catalogue, its idempotent seeding and ``flask init-db``."""
 
-from .db import db
+import click
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+
+from .db import MIGRATIONS_DIR, db
 from .models import Category, Product
 
 CATEGORIES = [
@@ -75,3 +79,16 @@ def seed_catalogue() -> int:
         added += 1
     db.session.commit()
     return added
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command():
+    """Create or upgrade the schema and seed the demo catalogue."""
+    upgrade(directory=MIGRATIONS_DIR, revision="head")
+    added = seed_catalogue()
+    click.echo(f"Database ready; {added} products added to the catalogue.")
+
+
+def init_app(app):
+    app.cli.add_command(init_db_command)

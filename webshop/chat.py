@@ -9,18 +9,16 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from markupsafe import Markup
 
 from .db import db
+from .fields import NotReservedName, email_field, text_field
 from .limits import configured, limiter
 from .models import ChatMessage
 from .submissions import (
     MAIL_FAILED_MESSAGE,
     FormKind,
-    NotReservedName,
     PersonalDataForm,
     commit_and_mail,
-    email_field,
     record_submission,
     register_form,
-    text_field,
 )
 
 bp = Blueprint("chat", __name__)

@@ -13,18 +13,17 @@ from flask import Blueprint, flash, g, redirect, render_template, session, url_f
 
 from .cart import priced_lines
 from .db import db
+from .fields import email_field, text_field
+from .links import current_grant
 from .models import Order, OrderLine
-from .proof import current_grant
 from .responses import no_store
 from .submissions import (
     FormKind,
     PersonalDataForm,
-    complete,
-    email_field,
+    commit_mail_and_redirect,
     form_post_limit,
     record_submission,
     register_form,
-    text_field,
 )
 
 bp = Blueprint("checkout", __name__)
@@ -105,7 +104,7 @@ def checkout():
         db.session.add(order)
         g.cart.clear()
         remember_order(order.number)
-        return complete(submission, next_url=url_for("checkout.placed", number=order.number))
+        return commit_mail_and_redirect(submission, next_url=url_for("checkout.placed", number=order.number))
     total = sum(line.total_cents for line in lines)
     return render_template("checkout/form.html", form=form, lines=lines, total_cents=total, kind=KIND)
 

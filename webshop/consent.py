@@ -9,7 +9,7 @@ the banner was acknowledged for the current policy version.
 from flask import Blueprint, current_app, g, redirect, request
 
 from . import cookies
-from .privacy.policy import POLICY_VERSION
+from .policy_text import POLICY_VERSION
 from .responses import current_path, safe_next
 
 bp = Blueprint("consent", __name__)

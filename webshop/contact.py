@@ -5,16 +5,15 @@ from email.headerregistry import Address
 from flask import Blueprint, render_template
 
 from . import mail
-from .privacy.receipts import receipt_message
+from .fields import email_field, text_field
 from .submissions import (
     FormKind,
     PersonalDataForm,
-    complete,
-    email_field,
+    commit_mail_and_redirect,
     form_post_limit,
+    receipt_message,
     record_submission,
     register_form,
-    text_field,
 )
 
 bp = Blueprint("contact", __name__)
@@ -68,7 +67,9 @@ def contact():
             name=form.name.data,
             fields={"name": form.name.data, "subject": form.subject.data, "message": form.message.data},
         )
-        return complete(submission, mails=lambda: [store_copy(submission, form), receipt_message(submission)])
+        return commit_mail_and_redirect(
+            submission, mails=lambda: [store_copy(submission, form), receipt_message(submission)]
+        )
     return render_template("contact/form.html", form=form, kind=KIND)
 
 

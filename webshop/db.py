@@ -1,13 +1,11 @@
-"""The database handle, SQLite connection settings and the ``init-db`` command."""
+"""The database handle, its migrations and SQLite connection settings."""
 
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-import click
 from flask import current_app
-from flask.cli import with_appcontext
-from flask_migrate import Migrate, upgrade
+from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -25,6 +23,11 @@ class Base(DeclarativeBase):
 def utcnow() -> datetime:
     """Now in UTC, without tzinfo, as every timestamp column stores it."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def utc_text(value: datetime | None) -> str | None:
+    """A stored timestamp as ISO 8601 text marked UTC (``2026-01-31T12:00:00.5Z``), for JSON."""
+    return value.isoformat() + "Z" if value else None
 
 
 db = SQLAlchemy(model_class=Base)
@@ -81,18 +84,6 @@ def _tune_sqlite(dbapi_connection, connection_record):
     cursor.close()
 
 
-@click.command("init-db")
-@with_appcontext
-def init_db_command():
-    """Create or upgrade the schema and seed the demo catalogue."""
-    from .catalogue import seed_catalogue
-
-    upgrade(directory=MIGRATIONS_DIR, revision="head")
-    added = seed_catalogue()
-    click.echo(f"Database ready; {added} products added to the catalogue.")
-
-
 def init_app(app):
     db.init_app(app)
     migrate.init_app(app, db)
-    app.cli.add_command(init_db_command)

@@ -1,13 +1,14 @@
 """Newsletter signup with double opt-in, and one-click unsubscribe (RFC 8058).
 
-A signup stores a submission and sends a confirmation link: signed,
-time-limited (``NEWSLETTER_CONFIRM_MAX_AGE`` seconds) and single-use,
-because it carries the subscription's current nonce, which confirming
+A signup stores a submission and sends a confirmation link, a single-use
+link (:mod:`webshop.links`) good for ``NEWSLETTER_CONFIRM_MAX_AGE``
+seconds: it carries the subscription's current nonce, which confirming
 clears and every new signup replaces. Nothing is mailed to the address
 until that link is used, and using it is what proves the signup's address
-(``Submission.proven_at``) for sharing and marketing. The page answers every signup the same way, so it
-does not reveal whether an address is already subscribed; one address has
-one subscription however often it signs up.
+(``Submission.proven_at``) for sharing and marketing. The page answers
+every signup the same way, so it does not reveal whether an address is
+already subscribed; one address has one subscription however often it
+signs up.
 
 Every newsletter mail carries ``List-Unsubscribe`` with the subscription's
 stored random token in the URL (so the link outlives any key rotation) and
@@ -18,8 +19,6 @@ mailed before tokens were stored carry the signed subscription id instead,
 and are still accepted while the key that signed them is.
 """
 
-import secrets
-
 from flask import Blueprint, current_app, render_template
 from itsdangerous import BadData
 from sqlalchemy.exc import IntegrityError
@@ -27,18 +26,18 @@ from wtforms import SelectChoice, SelectMultipleField
 from wtforms.validators import InputRequired
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from . import mail
+from . import links, mail
 from .db import db
+from .fields import email_field
 from .models import Submission, Subscription, utcnow
-from .privacy.receipts import mask_email
 from .responses import no_store
 from .security import csrf
+from .shorten import mask_email
 from .signing import serializer
 from .submissions import (
     FormKind,
     PersonalDataForm,
-    complete,
-    email_field,
+    commit_mail_and_redirect,
     form_post_limit,
     record_submission,
     register_form,
@@ -90,13 +89,7 @@ class SignupForm(PersonalDataForm):
     )
 
 
-# --- Signed links --------------------------------------------------------------------
-
-
-def confirm_token(subscription: Subscription, submission: Submission) -> str:
-    return serializer("newsletter-confirm").dumps(
-        {"id": subscription.id, "nonce": subscription.confirm_nonce, "submission": submission.id}
-    )
+# --- Mail to subscribers -------------------------------------------------------------
 
 
 def unsubscribe_url(subscription: Subscription) -> str:
@@ -137,7 +130,7 @@ def find_subscription(email: str) -> Subscription | None:
 
 
 def request_subscription(email: str, submission: Submission) -> Subscription:
-    """The address's one subscription, given a fresh confirmation nonce.
+    """The address's one subscription, waiting for the signup's confirmation link.
 
     A confirmed subscription stays confirmed (a signup by someone else must
     not end it) and keeps the signup that was confirmed: its topics and
@@ -156,12 +149,11 @@ def request_subscription(email: str, submission: Submission) -> Subscription:
         subscription.status = Subscription.PENDING
         subscription.submission = submission
         subscription.topics = list(submission.fields["topics"])
-    subscription.confirm_nonce = secrets.token_hex(16)
     return subscription
 
 
-def signup_message(subscription: Subscription, submission: Submission):
-    link = mail.external_url("newsletter.confirm", token=confirm_token(subscription, submission))
+def signup_message(subscription: Subscription, submission: Submission, token: str):
+    link = mail.external_url("newsletter.confirm", token=token)
     receipt = mail.external_url("receipts.show", receipt_id=submission.receipt_id)
     text = render_template(
         "newsletter/confirm_mail.txt",
@@ -188,45 +180,39 @@ def signup():
             "newsletter", form, email=form.email.data, name=None, fields={"topics": form.topics.data}
         )
         subscription = request_subscription(form.email.data, submission)
-        return complete(submission, mails=lambda: [signup_message(subscription, submission)])
+        token = links.issue(links.NEWSLETTER_CONFIRM, subscription, submission=submission.id)
+        return commit_mail_and_redirect(submission, mails=lambda: [signup_message(subscription, submission, token)])
     return render_template("newsletter/signup.html", form=form, kind=KIND)
 
 
 # --- Confirmation ---------------------------------------------------------------------------
 
 
-def load_confirmation(token: str) -> tuple[Subscription, Submission] | None:
-    """The subscription and signup a confirmation link stands for, if it is still good."""
-    max_age = current_app.config["NEWSLETTER_CONFIRM_MAX_AGE"]
-    try:
-        payload = serializer("newsletter-confirm").loads(token, max_age=max_age)
-    except BadData:
-        return None
-    if not isinstance(payload, dict):
-        return None
-    subscription = db.session.get(Subscription, payload.get("id"))
-    submission = db.session.get(Submission, payload.get("submission"))
-    nonce = payload.get("nonce")
-    if subscription is None or submission is None or not nonce or subscription.confirm_nonce != nonce:
-        return None
-    return subscription, submission
+def load_confirmation(token: str) -> tuple[links.Link, Submission]:
+    """The confirmation link ``token`` stands for and the signup it confirms; raises :class:`links.Refused`."""
+    link = links.load(links.NEWSLETTER_CONFIRM, token)
+    submission = db.session.get(Submission, link.payload.get("submission"))
+    if submission is None:
+        raise links.Refused(links.GONE)
+    return link, submission
 
 
-def invalid_link():
+def invalid_newsletter_link():
+    """The page for a confirmation or unsubscribe link that is not (or no longer) good."""
     return render_template("newsletter/invalid_link.html"), 400
 
 
 @bp.get("/newsletter/confirm/<token>")
 def confirm(token):
     """Show what the link confirms; only the button (a POST) changes anything."""
-    found = load_confirmation(token)
-    if found is None:
-        return invalid_link()
-    subscription, submission = found
+    try:
+        link, submission = load_confirmation(token)
+    except links.Refused:
+        return invalid_newsletter_link()
     topics = [TOPIC_NAMES[t] for t in submission.fields["topics"]]
     return render_template(
         "newsletter/confirm.html",
-        email=mask_email(subscription.email),
+        email=mask_email(link.row.email),
         topics=topics,
         token=token,
         submission=submission,
@@ -235,28 +221,20 @@ def confirm(token):
 
 @bp.post("/newsletter/confirm/<token>")
 def confirm_post(token):
-    found = load_confirmation(token)
-    if found is None:
-        return invalid_link()
-    subscription, submission = found
-    # Clearing the nonce only where it is still the one in the link makes
-    # the link single-use even when it is sent twice at the same moment.
     now = utcnow()
-    used = db.session.execute(
-        db.update(Subscription)
-        .where(Subscription.id == subscription.id, Subscription.confirm_nonce == subscription.confirm_nonce)
-        .values(
-            confirm_nonce=None,
+    try:
+        link, submission = load_confirmation(token)
+        links.use(
+            link,
             status=Subscription.CONFIRMED,
             topics=list(submission.fields["topics"]),
             submission_id=submission.id,
             confirmed_at=now,
             unsubscribed_at=None,
         )
-    )
-    if used.rowcount != 1:
-        db.session.rollback()
-        return invalid_link()
+    except links.Refused:
+        return invalid_newsletter_link()
+    subscription = link.row
     # Following the link mailed for this signup proves its address, for this
     # signup alone: it may now be used as its own boxes allow.
     db.session.execute(
@@ -304,7 +282,7 @@ def unsubscribe(token):
     """A page with a button; opening the link changes nothing."""
     subscription = load_unsubscribe(token)
     if subscription is None:
-        return invalid_link()
+        return invalid_newsletter_link()
     return render_template(
         "newsletter/unsubscribe.html",
         email=mask_email(subscription.email),
@@ -319,11 +297,8 @@ def unsubscribe_post(token):
     """RFC 8058 one-click unsubscribe: no cookies, no CSRF token, 200 and no redirect."""
     subscription = load_unsubscribe(token)
     if subscription is None:
-        return invalid_link()
-    if subscription.status != Subscription.UNSUBSCRIBED:
-        subscription.status = Subscription.UNSUBSCRIBED
-        subscription.unsubscribed_at = utcnow()
-    subscription.confirm_nonce = None
+        return invalid_newsletter_link()
+    end_subscription(subscription)
     db.session.commit()
     return render_template(
         "newsletter/unsubscribe.html",
@@ -331,6 +306,20 @@ def unsubscribe_post(token):
         subscription=subscription,
         done=True,
     )
+
+
+def end_subscription(subscription: Subscription) -> bool:
+    """End ``subscription`` and void its pending confirmation link; False if it had ended already.
+
+    The caller commits. Both ways out use it: the link in every newsletter
+    mail, and the button on "your data".
+    """
+    links.revoke(links.NEWSLETTER_CONFIRM, subscription)
+    if subscription.status == Subscription.UNSUBSCRIBED:
+        return False
+    subscription.status = Subscription.UNSUBSCRIBED
+    subscription.unsubscribed_at = utcnow()
+    return True
 
 
 def init_app(app):

@@ -13,6 +13,7 @@ import logging
 from flask import has_request_context, render_template, request
 from sqlalchemy import exc
 
+from .db import db
 from .security import ERROR_TEXT, render_error
 from .visits.redact import redact_path
 
@@ -41,8 +42,6 @@ def database_unavailable(error: Exception) -> bool:
 
 def reachable() -> bool:
     """Whether a fresh connection to the database answers ``SELECT 1`` right now."""
-    from .db import db
-
     try:
         with db.engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
@@ -80,8 +79,6 @@ def render_unavailable(error):
     """
     if not unavailable(error):
         return render_error(error)
-    from .db import db
-
     try:
         db.session.rollback()
     except Exception:  # the connection is already gone; teardown discards the session
@@ -113,8 +110,6 @@ def close_session(error):
     answer stands. Runs before Flask-SQLAlchemy's own teardown, which then
     finds nothing left to close.
     """
-    from .db import db
-
     try:
         db.session.remove()
     except exc.SQLAlchemyError as lost:

@@ -9,35 +9,13 @@ read by the rules in :mod:`webshop.rules`). Nothing else this browser does
 proves an address.
 """
 
-import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from flask import current_app, session
 from sqlalchemy import update
 
 from .db import db
-from .models import AccessLink, Submission, utcnow
-
-SESSION_KEY = "my_data"  # the session entry holding the grant: {"link": id, "key": the link's fresh nonce}
-
-
-def grant_ends(link: AccessLink) -> datetime:
-    return link.used_at + timedelta(seconds=current_app.config["MY_DATA_SESSION_MAX_AGE"])
-
-
-def current_grant() -> AccessLink | None:
-    """The used access link behind this session's access, while it lasts."""
-    grant = session.get(SESSION_KEY)
-    if not isinstance(grant, dict) or type(grant.get("link")) is not int:
-        return None
-    link = db.session.get(AccessLink, grant["link"])
-    if link is None or link.purpose != AccessLink.ACCESS or link.used_at is None:
-        return None
-    if not secrets.compare_digest(str(grant.get("key", "")), link.nonce):
-        return None
-    if grant_ends(link) < utcnow():
-        return None
-    return link
+from .links import current_grant
+from .models import Submission, utcnow
 
 
 def session_proof(email: str | None) -> datetime | None:

@@ -7,16 +7,15 @@ from wtforms import DateField, SelectChoice, SelectField
 from wtforms.validators import InputRequired, Regexp, ValidationError
 
 from .db import db
+from .fields import email_field, text_field
 from .models import Product, ProductRegistration
 from .submissions import (
     FormKind,
     PersonalDataForm,
-    complete,
-    email_field,
+    commit_mail_and_redirect,
     form_post_limit,
     record_submission,
     register_form,
-    text_field,
 )
 
 bp = Blueprint("registration", __name__)
@@ -110,7 +109,7 @@ def register():
                 purchase_date=form.purchase_date.data,
             )
         )
-        return complete(submission)
+        return commit_mail_and_redirect(submission)
     return render_template("registration/form.html", form=form, kind=KIND)
 
 

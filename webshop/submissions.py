@@ -1,42 +1,42 @@
 """The one mechanism every personal-information form uses.
 
 A form inherits :class:`PersonalDataForm` (which carries the two opt-out
-boxes, unticked by default) and builds its fields with the helpers here
-(:func:`text_field`, :func:`email_field`; choices are allow-listed by the
-WTForms choice fields). Each form declares itself once with a
+boxes, unticked by default) and builds its fields with the helpers of
+:mod:`webshop.fields`. Each form declares itself once with a
 :class:`FormKind`: what the submission is for, which personal data it
 holds, which policy clause its consent line points to, and what its
 confirmation page says.
 
 A view then does three things: validate, :func:`record_submission`, and
-:func:`complete`. Recording stores what was entered, the choices made on
-this submission alone, and the context of the request that carried it: IP,
-domain, visitor id, whether a blocking signal was present (which forces
-"don't share"), the policy version shown and the time, under a fresh,
-random consent-receipt id. Completing commits, mails the consent receipt
-where an address was given, and sends the browser to the confirmation
-page, which links to the receipt.
+:func:`commit_mail_and_redirect`. Recording stores what was entered, the
+choices made on this submission alone, and the context of the request that
+carried it: IP, domain, visitor id, whether a blocking signal was present
+(which forces "don't share"), the policy version shown and the time, under
+a fresh, random consent-receipt id. Then the submission is committed, its
+consent receipt (:func:`receipt_data`) mailed where an address was given,
+and the browser sent to the confirmation page, which links to the receipt.
+A domain name the resolver finds only after the submission was stored is
+filled in later (:mod:`webshop.submission_domains`).
 """
 
 import logging
-import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC
 from email.message import EmailMessage
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, url_for
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms import BooleanField
 
 from . import mail
 from .db import db
 from .limits import configured, limiter
 from .models import Submission, new_receipt_id
-from .privacy.policy import POLICY_VERSION
+from .policy_text import POLICY_VERSION
 from .proof import session_proof
 from .responses import no_store
+from .shorten import mask_email, mask_text, short_domain, short_ip
 from .visits.identity import current_identity
 
 NO_MARKETING_LABEL = "Don't use this for marketing"
@@ -86,164 +86,126 @@ def register_form(kind: FormKind) -> FormKind:
     return kind
 
 
-# --- Validation helpers ---------------------------------------------------------
+# --- The consent receipt ------------------------------------------------------------
+#
+# Every submission has one, as a page and as JSON (webshop.privacy.receipts)
+# and by mail. The fields follow the Kantara Initiative Consent Receipt
+# Specification v1.1 (version, jurisdiction, consentTimestamp,
+# collectionMethod, consentReceiptID, language, piiPrincipalId,
+# piiControllers, policyUrl, services with their purposes, sensitive,
+# spiCat), extended with what this store promises besides: the policy
+# version, the two opt-out choices made on that submission, the blocking
+# signal, and the IP address and domain name recorded with it. A receipt
+# opens for whoever has its link, so the personal values entered are shown
+# masked (``j***@example.com``) and the IP address and domain shortened
+# (webshop.shorten); the full record is on "your data", behind the link
+# mailed to the address.
 
-# Control characters are refused: they have no place in what people type
-# here, some (NUL) cannot be stored in PostgreSQL text at all, and any line
-# break (including the Unicode ones) would split a mail header.
-SINGLE_LINE_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-MULTILINE_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-# Invisible formatting characters (Unicode category Cf: bidi controls such as
-# U+202E, zero-width spaces and joiners, U+FEFF, and the tag characters
-# U+E0000-U+E007F) are refused: they make text read differently from what it
-# is, so that one name can pass for another or a message can hide its words.
-INVISIBLE_MESSAGE = (
-    "Remove the invisible formatting characters (such as direction marks, zero-width spaces "
-    "or tag characters) from this text."
+KANTARA_VERSION = "KI-CR-v1.1.0"
+THIRD_PARTIES = "Organisations affiliated with the store and other companies, for their marketing"
+INTERNAL_PURPOSE = "Internal review of how the shop is used, and improving its content and layout"
+MARKETING_PURPOSE = "Telling you about updates to the site and offers from the store"
+SHARING_PURPOSE = (
+    "Passing your information to affiliated organisations and other companies for their marketing"
 )
+RECORDED_CATEGORIES = ("IP address", "Domain name", "Visitor id")
 
 
-def invisible_characters(text: str) -> bool:
-    """Whether ``text`` holds a character of Unicode category Cf or the tag block."""
-    return any(unicodedata.category(ch) == "Cf" or 0xE0000 <= ord(ch) <= 0xE007F for ch in text)
+def mask(name: str, value, kind: FormKind | None):
+    """A value as shown on the public receipt."""
+    if kind and name in kind.public_fields:
+        return value
+    if isinstance(value, str):
+        return mask_email(value) if "@" in value and name.endswith("email") else mask_text(value)
+    if isinstance(value, list):
+        return [mask(name, item, kind) for item in value]
+    return value
 
 
-def strip(value):
-    return value.strip() if isinstance(value, str) else value
+def receipt_data(submission: Submission) -> dict:
+    """The receipt of ``submission`` as a Kantara v1.1 style dictionary."""
+    config = current_app.config
+    kind = FORM_KINDS.get(submission.kind)
+    service = kind.service if kind else submission.kind
+    shared = submission.shareable
+    consent_at = submission.created_at.replace(tzinfo=UTC)
+    categories = list(kind.pii_categories if kind else ())
+    values = (submission.ip, submission.domain, submission.visitor_id)
+    recorded = [category for category, value in zip(RECORDED_CATEGORIES, values, strict=True) if value]
+
+    def purpose(text, category, consent_type, primary, *, disclosed=False, opted_out=False):
+        return {
+            "purpose": text,
+            "purposeCategory": [category],
+            "consentType": consent_type,
+            "piiCategory": categories + recorded,
+            "primaryPurpose": primary,
+            "termination": kind.termination if kind else "Until you erase it on the your-data page",
+            "thirdPartyDisclosure": disclosed,
+            "thirdPartyName": THIRD_PARTIES if disclosed else "",
+            "optedOut": opted_out,
+        }
+
+    purposes = [
+        purpose(kind.primary_purpose if kind else service, "Core Function", "EXPLICIT", True),
+        purpose(INTERNAL_PURPOSE, "Improve Performance", "IMPLIED", False),
+        purpose(MARKETING_PURPOSE, "Marketing", "IMPLIED", False, opted_out=submission.no_marketing),
+        purpose(
+            SHARING_PURPOSE,
+            "Marketing - Third Party",
+            "IMPLIED",
+            False,
+            disclosed=shared,
+            opted_out=not shared,
+        ),
+    ]
+    return {
+        "version": KANTARA_VERSION,
+        "jurisdiction": config["STORE_JURISDICTION"],
+        "consentTimestamp": int(consent_at.timestamp()),
+        "consentTime": consent_at.isoformat().replace("+00:00", "Z"),
+        "collectionMethod": f"Web form: {service} ({url_for(kind.endpoint)})" if kind else "Web form",
+        "consentReceiptID": submission.receipt_id,
+        "language": "en",
+        "piiPrincipalId": mask_email(submission.email) if submission.email else "Not given",
+        "piiControllers": [
+            {
+                "piiController": config["STORE_NAME"],
+                "contact": "Privacy team",
+                "address": config["STORE_ADDRESS"],
+                "email": config["STORE_EMAIL"],
+                "piiControllerUrl": mail.external_url("shop.home"),
+                "onBehalf": False,
+            }
+        ],
+        "policyUrl": mail.external_url("privacy.policy"),
+        "policyVersion": submission.policy_version,
+        "services": [{"service": service, "purposes": purposes}],
+        "sensitive": False,
+        "spiCat": [],
+        "optOuts": {
+            "noMarketing": submission.no_marketing,
+            "noShare": submission.no_share,
+            "blockingSignal": submission.blocking_signal,
+        },
+        "recorded": {
+            "ip": short_ip(submission.ip),
+            "domain": short_domain(submission.domain),
+            "domainConfirmed": submission.domain_confirmed,
+            "visitorId": mask_text(submission.visitor_id) if submission.visitor_id else None,
+        },
+        "fields": {name: mask(name, value, kind) for name, value in (submission.fields or {}).items()},
+        "receiptUrl": mail.external_url("receipts.show", receipt_id=submission.receipt_id),
+    }
 
 
-def normalize_newlines(value):
-    return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
+def receipt_message(submission: Submission):
+    """The consent receipt as a mail to the address given with the submission."""
+    receipt = receipt_data(submission)
+    text = render_template("receipts/mail.txt", receipt=receipt, submission=submission)
+    service = receipt["services"][0]["service"]
+    return mail.build_message(submission.email, f"Your consent receipt: {service}", text)
 
-
-class PlainText:
-    """Refuse control characters (line breaks only where ``multiline``)."""
-
-    def __init__(self, multiline: bool = False):
-        self.pattern = MULTILINE_FORBIDDEN if multiline else SINGLE_LINE_FORBIDDEN
-        self.message = (
-            "Remove the special control characters from this text."
-            if multiline
-            else "Keep this on one line, without special control characters."
-        )
-
-    def __call__(self, form, field):
-        if field.data and self.pattern.search(field.data):
-            raise ValidationError(self.message)
-        if field.data and invisible_characters(field.data):
-            raise ValidationError(INVISIBLE_MESSAGE)
-
-
-# Words a display name may not be, or hold, because they would pass for the
-# shop speaking. Compared after NFKC and case folding, so that "ＳＴＡＦＦ"
-# (fullwidth) and "Staff" are "staff".
-RESERVED_NAME_WORDS = frozenset({"staff", "admin", "administrator", "moderator", "mod", "official", "support"})
-RESERVED_NAME_MESSAGE = "This name is kept for the shop itself; choose another display name."
-
-
-def name_words(text: str) -> list[str]:
-    """The words of ``text`` after NFKC and case folding, punctuation and spaces left out."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return re.findall(r"[^\W_]+", folded)
-
-
-def reserved_name(name: str) -> bool:
-    """Whether ``name`` reads as the shop, its staff or its moderators."""
-    words = name_words(name)
-    squashed = "".join(words)  # "s.t.a.f.f" too
-    if RESERVED_NAME_WORDS.intersection([*words, squashed]):
-        return True
-    store_words = name_words(current_app.config["STORE_NAME"])
-    # The store's name, and its name without the last word ("Voltage & Vine").
-    store_names = {"".join(store_words), "".join(store_words[:-1])} - {""}
-    return any(store in squashed for store in store_names)
-
-
-class NotReservedName:
-    """Refuse display names that imitate the shop or its staff (who never post as a visitor)."""
-
-    def __call__(self, form, field):
-        if field.data and reserved_name(field.data):
-            raise ValidationError(RESERVED_NAME_MESSAGE)
-
-
-def text_field(
-    label: str,
-    *,
-    max_length: int,
-    min_length: int = 0,
-    required: str | None = None,
-    multiline: bool = False,
-    description: str = "",
-    length_message: str | None = None,
-    validators: Iterable = (),
-):
-    """A text input, stripped, without control or invisible characters, within its lengths.
-
-    ``required`` is the message shown when it is left empty; without it the
-    field is optional. ``validators`` are checked after those.
-    """
-    if min_length:
-        message = length_message or f"Use between {min_length} and {max_length} characters."
-        length = Length(min=min_length, max=max_length, message=message)
-    else:
-        length = Length(max=max_length, message=length_message or f"Use at most {max_length} characters.")
-    # DataRequired too: the input is stripped, so spaces alone leave nothing.
-    presence = [InputRequired(required), DataRequired(required)] if required else [Optional()]
-    field_class = TextAreaField if multiline else StringField
-    filters = [strip, normalize_newlines] if multiline else [strip]
-    return field_class(
-        label,
-        validators=[*presence, length, PlainText(multiline), *validators],
-        filters=filters,
-        description=description,
-        render_kw={"maxlength": max_length},
-    )
-
-
-def normalized_email(value: str) -> str:
-    """The address as email-validator normalises it; syntax only, no network.
-
-    Addresses must be plain ASCII on the left of the ``@`` so that any mail
-    server can deliver to them; an international domain is kept in its
-    ASCII (IDNA) form.
-    """
-    from email_validator import EmailNotValidError, validate_email
-
-    try:
-        result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as error:
-        raise ValidationError(str(error)) from error
-    # Stored in lower case, so that Jane@example.org and jane@example.org are
-    # one person everywhere: "your data", preferences, exports and erasure.
-    address = (result.ascii_email or result.normalized).lower()
-    if not mail.carries_address(address):
-        # Valid syntax, but a mail reader would decode it into something else
-        # (an RFC 2047 encoded word such as "=?utf-8?q?=0d=0a?=").
-        raise ValidationError("This address cannot be used for mail; check it for \"=?\" and remove it.")
-    return address
-
-
-class EmailAddress:
-    """Check the address with email-validator and keep its normalised form."""
-
-    def __call__(self, form, field):
-        if field.data:
-            field.data = normalized_email(field.data)
-
-
-def email_field(label: str = "Email", *, required: bool = True, description: str = ""):
-    message = "Enter your email address."
-    presence = [InputRequired(message), DataRequired(message)] if required else [Optional()]
-    return StringField(
-        label,
-        validators=[*presence, Length(max=254, message="That address is too long."), EmailAddress()],
-        filters=[strip],
-        description=description,
-        render_kw={"maxlength": 254, "autocomplete": "email", "type": "email"},
-    )
 
 
 # --- Recording and completing -------------------------------------------------------
@@ -257,7 +219,7 @@ def record_submission(
     name: str | None,
     fields: dict,
 ) -> Submission:
-    """Add a submission for ``form`` to the session (see :func:`complete`)."""
+    """Add a submission for ``form`` to the session (see :func:`commit_mail_and_redirect`)."""
     client = current_identity()
     blocking = bool(g.get("blocking_signal"))
     submission = Submission(
@@ -297,8 +259,6 @@ def commit_and_mail(
     mail: a message that cannot be built or sent is logged (without its
     contents) and reported by the return value, never raised.
     """
-    from .privacy.receipts import receipt_message
-
     db.session.commit()
     try:
         if mails is None:
@@ -318,7 +278,7 @@ def commit_and_mail(
     return delivered
 
 
-def complete(
+def commit_mail_and_redirect(
     submission: Submission,
     *,
     mails: Callable[[], Iterable[EmailMessage]] | None = None,

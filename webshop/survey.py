@@ -5,15 +5,14 @@ from wtforms import RadioField, SelectChoice, SelectField, SelectMultipleField
 from wtforms.validators import InputRequired
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .fields import email_field, text_field
 from .submissions import (
     FormKind,
     PersonalDataForm,
-    complete,
-    email_field,
+    commit_mail_and_redirect,
     form_post_limit,
     record_submission,
     register_form,
-    text_field,
 )
 
 bp = Blueprint("survey", __name__)
@@ -99,7 +98,7 @@ def survey():
                 "improve": form.improve.data or "",
             },
         )
-        return complete(submission)
+        return commit_mail_and_redirect(submission)
     return render_template("survey/form.html", form=form, kind=KIND)
 
 

@@ -20,7 +20,7 @@ from .. import cart, cookies
 from ..cookies import REGISTRY, CookieSpec
 from ..db import db
 from ..models import Product
-from .policy import POLICY_VERSION
+from ..policy_text import POLICY_VERSION
 
 SESSION_KEYS = {
     "csrf_token": "An anti-forgery token that proves this site's forms came from this site (not shown here).",

@@ -15,16 +15,16 @@ from sqlalchemy import func, or_, select
 from .. import visits
 from ..db import db
 from ..ledger import ledger_for
+from ..links import current_grant
 from ..models import LedgerEntry, Notice, NoticeDelivery, Recipient, Submission, Visit, utcnow
+from ..policy_text import POLICY_VERSION
 from ..popular import popular_now
-from ..proof import current_grant
 from ..rules import MARKETING, SHARING, Rule, notice_audience, shareable_submissions
+from ..shorten import mask_email
 from ..stats import OptOuts, count_if, opt_outs_by_kind
 from ..submissions import FORM_KINDS
 from ..visits.identity import current_identity
 from . import cookie_page
-from .policy import POLICY_VERSION
-from .receipts import mask_email
 
 RECENT_VISITS = 5
 BROWSER_SUBMISSIONS = 20

@@ -17,8 +17,8 @@ from email.utils import getaddresses
 from flask import current_app
 from sqlalchemy import delete, func, or_, select, text, update
 
-from .. import mail
-from ..db import db
+from .. import mail, newsletter
+from ..db import db, utc_text
 from ..ledger import ledger_for
 from ..models import (
     AccessLink,
@@ -36,11 +36,10 @@ from ..models import (
     utcnow,
 )
 from ..rules import marketable_submissions, shareable_submissions
-from ..submissions import FORM_KINDS, FormKind
+from ..submissions import FORM_KINDS, FormKind, receipt_data
 from ..visits import flush as flush_visits
 from ..visits.retired import registry as retired_visitors
 from ..visits.retired import retire, scrub_spools, spool_lock
-from .receipts import receipt_data
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +148,7 @@ def _ids_in(query, ids: list[int]) -> set[int]:
     return {s.id for s in db.session.execute(query.where(Submission.id.in_(ids))).scalars()}
 
 
-def gather(email: str) -> Holdings:
+def everything_under(email: str) -> Holdings:
     """Everything held under ``email`` that has not been erased.
 
     Every submission carrying the address is listed, but the visits (and,
@@ -218,11 +217,8 @@ def unsubscribe(email: str) -> bool:
     subscription = db.session.execute(
         select(Subscription).where(Subscription.email == email)
     ).scalar_one_or_none()
-    if subscription is None or subscription.status == Subscription.UNSUBSCRIBED:
+    if subscription is None or not newsletter.end_subscription(subscription):
         return False
-    subscription.status = Subscription.UNSUBSCRIBED
-    subscription.unsubscribed_at = utcnow()
-    subscription.confirm_nonce = None
     audit("visitor", "my-data.unsubscribed", subscription=subscription.id)
     return True
 
@@ -344,13 +340,9 @@ def move_address(old: str, new: str) -> dict:
 # --- Download ------------------------------------------------------------------------------------
 
 
-def _when(value):
-    return value.isoformat() + "Z" if value else None
-
-
 def _visit(visit: Visit) -> dict:
     return {
-        "time": _when(visit.time),
+        "time": utc_text(visit.time),
         "ip": visit.ip,
         "domain": visit.domain,
         "domainConfirmed": visit.domain_confirmed,
@@ -369,7 +361,7 @@ def _ledger(entry: LedgerEntry) -> dict:
         "recipient": entry.recipient.name,
         "recipientKind": entry.recipient.kind,
         "purpose": entry.purpose,
-        "time": _when(entry.created_at),
+        "time": utc_text(entry.created_at),
         "recordsInExport": entry.record_count,
     }
 
@@ -380,7 +372,7 @@ def _record(record: Record) -> dict:
         "id": s.id,
         "kind": s.kind,
         "form": record.kind.service if record.kind else s.kind,
-        "time": _when(s.created_at),
+        "time": utc_text(s.created_at),
         "email": s.email,
         "name": s.name,
         "fields": s.fields,
@@ -449,7 +441,7 @@ def export(holdings: Holdings) -> dict:
             "email": config["STORE_EMAIL"],
             "address": config["STORE_ADDRESS"],
         },
-        "exportedAt": _when(utcnow()),
+        "exportedAt": utc_text(utcnow()),
         "email": holdings.email,
         "preferences": {
             "marketingOff": bool(preference and preference.marketing_off),
@@ -459,9 +451,9 @@ def export(holdings: Holdings) -> dict:
             {
                 "status": subscription.status,
                 "topics": subscription.topics,
-                "since": _when(subscription.created_at),
-                "confirmedAt": _when(subscription.confirmed_at),
-                "unsubscribedAt": _when(subscription.unsubscribed_at),
+                "since": utc_text(subscription.created_at),
+                "confirmedAt": utc_text(subscription.confirmed_at),
+                "unsubscribedAt": utc_text(subscription.unsubscribed_at),
             }
             if subscription
             else None
@@ -601,7 +593,7 @@ def checkpoint() -> None:
     With ``secure_delete`` on (every connection, see ``db.py``) erased rows
     are overwritten with zeros; the checkpoint makes sure older copies of
     those pages do not linger in the ``-wal`` file either. PostgreSQL keeps
-    dead row versions until VACUUM (see the README).
+    dead row versions until VACUUM (see docs/privacy-practices.md).
     """
     if db.engine.dialect.name != "sqlite":
         return

@@ -1,4 +1,4 @@
-""""Your data" (SPEC §5): this browser at once, and everything under an email address.
+""""Your data": this browser at once, and everything under an email address (docs/privacy-practices.md).
 
 The browser part needs nothing but the request: what was stored about it
 and every registered cookie it sent, decoded. Everything under an address
@@ -6,17 +6,17 @@ is opened by a link mailed to that address. The link form answers every
 syntactically valid address the same way and mails it whether or not the
 store holds anything under it, so the page never reveals who is known.
 
-A link carries only an :class:`~webshop.privacy.models.AccessLink` id and
-nonce, signed with its own salt and limited by ``MY_DATA_LINK_MAX_AGE``.
-Opening it shows a button; pressing it (a POST) replaces the nonce, so the
-link works once, and gives this browser's session access for
-``MY_DATA_SESSION_MAX_AGE`` seconds. A new address is verified the same way
-with the ``email-change`` salt; until that link is used nothing changes.
+A link is a single-use link (:mod:`webshop.links`): an
+:class:`~webshop.models.AccessLink` id and nonce, signed with its own salt
+and limited by ``MY_DATA_LINK_MAX_AGE``. Opening it shows a button;
+pressing it (a POST) uses it, so it works once, and gives this browser's
+session access for ``MY_DATA_SESSION_MAX_AGE`` seconds. A new address is
+verified the same way with the ``email-change`` salt; until that link is
+used nothing changes.
 Every change is a CSRF-protected POST, and every page is ``private, no-store``.
 """
 
 import json
-import secrets
 from datetime import timedelta
 from functools import wraps
 
@@ -33,23 +33,22 @@ from flask import (
     url_for,
 )
 from flask_wtf import FlaskForm
-from itsdangerous import BadData
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select
 from wtforms import BooleanField
 from wtforms.validators import InputRequired
 
-from .. import mail, visits
+from .. import links, mail, shorten, visits
 from ..db import db
+from ..fields import email_field, text_field
 from ..limits import configured, limiter
+from ..links import GRANT_SESSION_KEY, current_grant, grant_ends
 from ..models import AccessLink, Submission, audit, utcnow
-from ..proof import SESSION_KEY, current_grant, grant_ends, prove_browser_submissions
+from ..proof import prove_browser_submissions
 from ..responses import no_store
-from ..signing import serializer
-from ..submissions import email_field, text_field
+from ..shorten import mask_email
 from ..text import plural
 from ..visits.identity import current_identity
-from . import cookie_page, holdings, shorten
-from .receipts import mask_email
+from . import cookie_page, holdings
 
 bp = Blueprint("my_data", __name__)
 bp.after_request(no_store)
@@ -122,46 +121,14 @@ def purge_old_links() -> None:
     )
 
 
-def new_link(purpose: str, email: str, new_email: str | None = None) -> tuple[AccessLink, str]:
+def new_link(purpose: links.Purpose, email: str, new_email: str | None = None) -> tuple[AccessLink, str]:
     """Store a link and return it with its signed token (the caller commits)."""
-    link = AccessLink(purpose=purpose, email=email, new_email=new_email, nonce=secrets.token_hex(16))
+    link = AccessLink(purpose=purpose.row_purpose, email=email, new_email=new_email)
     db.session.add(link)
-    db.session.flush()
-    salt = "my-data" if purpose == AccessLink.ACCESS else "email-change"
-    return link, serializer(salt).dumps({"link": link.id, "nonce": link.nonce})
+    return link, links.issue(purpose, link)
 
 
-def load_link(token: str, purpose: str) -> AccessLink | None:
-    """The unused link ``token`` stands for, or None if it is not good (any reason)."""
-    salt = "my-data" if purpose == AccessLink.ACCESS else "email-change"
-    try:
-        payload = serializer(salt).loads(token, max_age=current_app.config["MY_DATA_LINK_MAX_AGE"])
-    except BadData:
-        return None
-    if not isinstance(payload, dict) or type(payload.get("link")) is not int:
-        return None
-    link = db.session.get(AccessLink, payload["link"])
-    nonce = payload.get("nonce")
-    if link is None or link.purpose != purpose or link.used_at is not None or not nonce:
-        return None
-    return link if secrets.compare_digest(str(nonce), link.nonce) else None
-
-
-def use_link(link: AccessLink) -> str | None:
-    """Mark ``link`` used and give it a fresh nonce; None if another request used it first."""
-    fresh = secrets.token_hex(16)
-    used = db.session.execute(
-        update(AccessLink)
-        .where(AccessLink.id == link.id, AccessLink.nonce == link.nonce, AccessLink.used_at.is_(None))
-        .values(nonce=fresh, used_at=utcnow())
-    )
-    if used.rowcount != 1:
-        db.session.rollback()
-        return None
-    return fresh
-
-
-def invalid_link():
+def invalid_access_link():
     return render_template("my_data/invalid_link.html"), 400
 
 
@@ -175,7 +142,7 @@ def with_access(view):
     def wrapped(*args, **kwargs):
         link = current_grant()
         if link is None:
-            session.pop(SESSION_KEY, None)
+            session.pop(GRANT_SESSION_KEY, None)
             flash("Your access has ended or was never opened. Ask for a new link below.", "notice")
             return redirect(url_for("my_data.overview", _anchor="by-email"), code=303)
         g.my_data_link = link
@@ -251,7 +218,7 @@ def send_access_link(email: str) -> None:
     if recent:
         db.session.commit()
         return
-    link, token = new_link(AccessLink.ACCESS, email)
+    link, token = new_link(links.MY_DATA, email)
     db.session.commit()
     text = render_template(
         "my_data/access_mail.txt",
@@ -269,8 +236,10 @@ def link_sent():
 @bp.get("/my-data/open/<token>")
 def open_link(token):
     """Show what the link opens; only the button (a POST) uses it."""
-    if load_link(token, AccessLink.ACCESS) is None:
-        return invalid_link()
+    try:
+        links.load(links.MY_DATA, token)
+    except links.Refused:
+        return invalid_access_link()
     return render_template("my_data/open.html", form=ButtonForm(), token=token)
 
 
@@ -279,14 +248,16 @@ def open_link_post(token):
     form = ButtonForm()
     if not form.validate_on_submit():
         abort(400)
-    link = load_link(token, AccessLink.ACCESS)
-    key = use_link(link) if link else None
-    if key is None:
-        return invalid_link()
+    try:
+        opened = links.load(links.MY_DATA, token)
+        key = links.use(opened)
+    except links.Refused:
+        return invalid_access_link()
+    link = opened.row
     audit("visitor", "my-data.opened", link=link.id)
     prove_browser_submissions(link.email, current_identity().visitor_id)
     db.session.commit()
-    session[SESSION_KEY] = {"link": link.id, "key": key}
+    session[GRANT_SESSION_KEY] = {"link": link.id, "key": key}
     return redirect(url_for("my_data.everything"), code=303)
 
 
@@ -295,7 +266,7 @@ def open_link_post(token):
 
 def render_everything(status=200, **forms):
     link = g.my_data_link
-    held = holdings.gather(link.email)
+    held = holdings.everything_under(link.email)
     preference = held.preference
     forms.setdefault("details_form", DetailsForm(formdata=None))
     forms.setdefault("email_form", EmailChangeForm(formdata=None))
@@ -351,7 +322,7 @@ def correct_details():
     form = DetailsForm()
     if not form.validate_on_submit():
         return render_everything(400, details_form=form)
-    held = holdings.gather(g.my_data_link.email)
+    held = holdings.everything_under(g.my_data_link.email)
     changed = holdings.correct(held, name=form.name.data or None, address=form.address.data or None)
     db.session.commit()
     count = len(changed["submissions"]) + len(changed["orders"])
@@ -369,7 +340,7 @@ def change_email():
     if new == old:
         form.new_email.errors.append("That is the address you already use.")
         return render_everything(400, email_form=form)
-    link, token = new_link(AccessLink.EMAIL_CHANGE, old, new)
+    link, token = new_link(links.EMAIL_CHANGE, old, new)
     audit("visitor", "my-data.email-change-requested", link=link.id)
     db.session.commit()
     text = render_template(
@@ -388,9 +359,10 @@ def change_email():
 
 @bp.get("/my-data/email-change/<token>")
 def confirm_email_change(token):
-    link = load_link(token, AccessLink.EMAIL_CHANGE)
-    if link is None:
-        return invalid_link()
+    try:
+        link = links.load(links.EMAIL_CHANGE, token).row
+    except links.Refused:
+        return invalid_access_link()
     return render_template(
         "my_data/confirm_email.html",
         form=ButtonForm(),
@@ -406,9 +378,12 @@ def confirm_email_change_post(token):
     form = ButtonForm()
     if not form.validate_on_submit():
         abort(400)
-    link = load_link(token, AccessLink.EMAIL_CHANGE)
-    if link is None or use_link(link) is None:
-        return invalid_link()
+    try:
+        opened = links.load(links.EMAIL_CHANGE, token)
+        links.use(opened)
+    except links.Refused:
+        return invalid_access_link()
+    link = opened.row
     moved = holdings.move_address(link.email, link.new_email)
     db.session.commit()
     flash(
@@ -451,7 +426,7 @@ def unsubscribe():
 @bp.get("/my-data/email/download")
 @with_access
 def download():
-    document = holdings.export(holdings.gather(g.my_data_link.email))
+    document = holdings.export(holdings.everything_under(g.my_data_link.email))
     response = current_app.response_class(
         json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n",
         mimetype="application/json",
@@ -467,7 +442,7 @@ def erase():
     if not form.validate_on_submit():
         return render_everything(400, erase_form=form)
     erased = holdings.erase(g.my_data_link.email)
-    session.pop(SESSION_KEY, None)
+    session.pop(GRANT_SESSION_KEY, None)
     if g.get("visitor_id") in erased.visitor_ids:
         # This browser's visits were erased with the rest; from here on it
         # gets a new visitor id that links to nothing erased.
@@ -493,7 +468,7 @@ def close():
         abort(400)
     db.session.delete(g.my_data_link)
     db.session.commit()
-    session.pop(SESSION_KEY, None)
+    session.pop(GRANT_SESSION_KEY, None)
     flash("Closed. Opening your data again takes a new link.", "success")
     return redirect(url_for("my_data.overview"), code=303)
 

@@ -5,9 +5,9 @@ import json
 from flask import Blueprint, current_app, make_response, render_template
 
 from ..cookies import REGISTRY
+from ..policy_text import CLAUSES, POLICY_VERSION
 from ..responses import no_store
 from . import evidence, practice, tour
-from .policy import CLAUSES, POLICY_VERSION
 
 bp = Blueprint("privacy", __name__)
 

@@ -10,7 +10,7 @@ that test, so the map cannot drift from the code.
 
 from dataclasses import dataclass
 
-from .policy import POLICY_VERSION
+from ..policy_text import POLICY_VERSION
 
 FORM_ROUTES = ("/newsletter", "/survey", "/register", "/checkout", "/board", "/chat", "/contact")
 
@@ -105,7 +105,7 @@ PRACTICES: dict[str, Practice] = {
             ),
             routes=FORM_ROUTES,
             code=(
-                *refs("webshop/submissions.py", "PersonalDataForm", "record_submission", "complete"),
+                *refs("webshop/submissions.py", "PersonalDataForm", "record_submission", "commit_mail_and_redirect"),
                 *refs("webshop/newsletter.py", "signup"),
                 *refs("webshop/survey.py", "survey"),
                 *refs("webshop/registration.py", "register"),
@@ -228,7 +228,7 @@ PRACTICES: dict[str, Practice] = {
             ),
             routes=("/my-data", "/my-data/email"),
             code=(
-                *refs("webshop/privacy/holdings.py", "gather"),
+                *refs("webshop/privacy/holdings.py", "everything_under"),
                 *refs("webshop/privacy/my_data.py", "everything"),
                 *refs("webshop/privacy/evidence.py", "other_sources"),
             ),
@@ -268,7 +268,8 @@ PRACTICES: dict[str, Practice] = {
                     "download",
                     "erase",
                 ),
-                *refs("webshop/privacy/holdings.py", "gather", "export", "erase"),
+                *refs("webshop/privacy/holdings.py", "everything_under", "export", "erase"),
+                *refs("webshop/links.py", "load", "use", "current_grant"),
             ),
             tests=(
                 "tests/test_my_data.py::test_known_and_unknown_addresses_get_the_identical_answer",
@@ -294,7 +295,7 @@ PRACTICES: dict[str, Practice] = {
             routes=("/consent", "/receipt/<uuid:receipt_id>", "/receipt/<uuid:receipt_id>.json"),
             code=(
                 *refs("webshop/consent.py", "read_signals", "acknowledge"),
-                *refs("webshop/privacy/receipts.py", "receipt_data", "receipt_message"),
+                *refs("webshop/submissions.py", "receipt_data", "receipt_message"),
                 *refs("webshop/privacy/evidence.py", "consent_state"),
             ),
             tests=(

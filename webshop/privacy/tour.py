@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from ..db import db
+from ..links import current_grant
 from ..models import Product
-from ..proof import current_grant
 from . import cookie_page, evidence
 from .practice import PRACTICES
 

@@ -1,12 +1,11 @@
 """The staff side under ``/admin``: sign-in, dashboard, visit log, submissions, export, notices.
 
-One blueprint; every view in it needs a signed-in staff member, which
-:func:`auth.require_staff` (a blueprint-local ``before_request``) checks.
+One blueprint, :data:`auth.bp`; every view in it needs a signed-in staff
+member, which :func:`auth.require_staff` (a blueprint-local
+``before_request``) checks.
 """
 
-from flask import Blueprint
-
-bp = Blueprint("staff", __name__, url_prefix="/admin")
+from . import auth, cli, dashboard, export, notices, review, visitlog  # noqa: F401  (routes on auth.bp)
 
 CONFIG = {
     "STAFF_PASSWORD_MIN_LENGTH": 12,
@@ -33,8 +32,6 @@ CONFIG = {
 
 
 def init_app(app):
-    from . import auth, cli, dashboard, export, notices, review, visitlog  # noqa: F401  (routes on bp)
-
-    app.register_blueprint(bp)
+    app.register_blueprint(auth.bp)
     app.cli.add_command(cli.staff_group)
     app.cli.add_command(cli.share_group)

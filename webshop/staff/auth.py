@@ -22,7 +22,7 @@ import re
 import secrets
 from datetime import timedelta
 
-from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -31,13 +31,16 @@ from wtforms.validators import InputRequired, Length
 
 from .. import cookies
 from ..db import db
+from ..fields import PlainText
 from ..limits import configured, limiter
 from ..models import SignInThrottle, StaffSession, StaffUser, utcnow
 from ..responses import current_path, safe_next
-from ..submissions import PlainText
 from ..text import wait_text
 from ..visits.identity import valid_ip
-from . import bp
+
+# The one staff blueprint: every staff module adds its views to it, behind
+# the gate below, so no staff view can be registered without it.
+bp = Blueprint("staff", __name__, url_prefix="/admin")
 
 SESSION_KEY = "staff_token"
 DEVICE_COOKIE = "staff_device"

@@ -17,9 +17,9 @@ from sqlalchemy import func
 from werkzeug.security import generate_password_hash
 
 from ..db import db
+from ..fields import invisible_characters
 from ..models import LedgerEntry, Recipient, StaffSession, StaffUser, audit
 from ..private_files import create_output
-from ..submissions import invisible_characters
 from ..text import plural
 from .auth import NAME_RE, clear_account_failures
 from .export import DEFAULT_PURPOSE, FORMATS, all_recipients, find_recipient, render_export, run_export

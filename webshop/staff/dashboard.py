@@ -17,7 +17,7 @@ from ..db import db
 from ..models import Order, Submission, Visit, utcnow
 from ..stats import OptOuts, count_if, opt_outs_by_kind, percent
 from ..submissions import FORM_KINDS
-from . import bp
+from .auth import bp
 from .charts import Series, bar_list, column_chart
 
 # Charts fill their card, so each is drawn at about the card's width on a desktop

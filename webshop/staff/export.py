@@ -17,12 +17,11 @@ from wtforms import RadioField, SelectChoice, SelectField, StringField, TextArea
 from wtforms.validators import InputRequired, Length
 
 from ..db import db
+from ..fields import PlainText
 from ..ledger import record_export
 from ..models import LedgerEntry, Recipient, Submission, audit
 from ..rules import shareable_submissions
-from ..submissions import PlainText
-from . import bp
-from .auth import staff_actor
+from .auth import bp, staff_actor
 
 EXPORT_FIELDS = ("email", "name", "kind", "date")
 FORMATS = ("csv", "json")

@@ -17,12 +17,11 @@ from wtforms.validators import InputRequired, Length
 
 from .. import mail
 from ..db import db
+from ..fields import PlainText
 from ..models import Notice, NoticeDelivery, Subscription, audit, utcnow
 from ..newsletter import send_to_subscriber
 from ..rules import notice_audience
-from ..submissions import PlainText
-from . import bp
-from .auth import staff_actor
+from .auth import bp, staff_actor
 
 
 class NoticeForm(FlaskForm):

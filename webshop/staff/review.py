@@ -12,8 +12,8 @@ from ..db import db
 from ..models import BoardPost, ChatMessage, Submission, audit
 from ..stats import percent
 from ..submissions import FORM_KINDS
-from . import bp
-from .auth import staff_actor
+from ..survey import FOUND_US, RATINGS, SHOPPED_FOR
+from .auth import bp, staff_actor
 from .charts import bar_list
 
 PER_PAGE = 50
@@ -41,8 +41,6 @@ def submissions_index():
 
 def survey_summary() -> dict:
     """Counts and percentages per answer over every kept survey."""
-    from ..survey import FOUND_US, RATINGS, SHOPPED_FOR
-
     answers = (
         db.session.execute(kept_submissions().with_only_columns(Submission.fields).where(Submission.kind == "survey"))
         .scalars()

@@ -7,8 +7,7 @@ from sqlalchemy import func
 
 from ..db import db
 from ..models import Submission, Visit, audit
-from . import bp
-from .auth import staff_actor
+from .auth import bp, staff_actor
 from .dashboard import parse_day
 
 PER_PAGE = 50

@@ -6,17 +6,15 @@ the background, and ``cli`` purges and exports the log.
 """
 
 from datetime import timedelta
-from pathlib import Path
 
 from ..models import utcnow
+from ..submission_domains import fill_domain as fill_submission_domain
 from . import cli, identity, record, routes
 from .rdns import DomainResolver
 from .retired import RetiredVisitors
-from .writer import FILL_WINDOW_SECONDS, VisitWriter, stop_all
+from .writer import FILL_WINDOW_SECONDS, VisitWriter, flush, spool_dir, stop_all
 
 __all__ = ["init_app", "flush", "shutdown", "stop_all"]
-
-SPOOL_DIR = "visit-spool"
 
 CONFIG = {
     "VISITS_ENABLED": True,
@@ -32,9 +30,6 @@ CONFIG = {
     "VISIT_FLUSH_MAX_INTERVAL": 1.0,  # the longest wait under load (larger, fewer batches)
 }
 
-
-def spool_dir(app) -> Path:
-    return Path(app.instance_path) / SPOOL_DIR
 
 
 def init_app(app):
@@ -67,21 +62,15 @@ def init_app(app):
         if resolver:
 
             def fill(ip, domain, confirmed):
-                since = utcnow()
-                writer.fill_domain(ip, domain, confirmed, since - timedelta(seconds=FILL_WINDOW_SECONDS))
+                since = utcnow() - timedelta(seconds=FILL_WINDOW_SECONDS)
+                writer.fill_domain(ip, domain, confirmed, since)
+                fill_submission_domain(app, ip, domain, confirmed, since)
 
             resolver.listeners.append(fill)
 
     record.init_app(app)  # the visit clock; the row in teardown
     app.register_blueprint(routes.bp)
     app.cli.add_command(cli.visits_group)
-
-
-def flush(app) -> None:
-    """Store every visit this process has spooled (tests, CLI, shutdown)."""
-    writer = app.extensions.get("webshop.visit_writer")
-    if writer is not None:
-        writer.flush()
 
 
 def shutdown(app) -> None:

@@ -16,10 +16,11 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import delete, func, select
 
-from ..db import db
+from ..db import db, utc_text
 from ..models import Visit, utcnow
 from ..private_files import create_output
 from .redact import escape_log_item
+from .writer import flush, recover_orphans, spool_dir
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 PROGRESS_THRESHOLD = 10_000
@@ -40,9 +41,6 @@ def visits_group():
 
 def store_spooled_visits():
     """Store rows still waiting in spool files, so the command sees every visit."""
-    from . import flush, spool_dir
-    from .writer import recover_orphans
-
     flush(current_app)
     recover_orphans(current_app._get_current_object(), spool_dir(current_app))
 
@@ -90,7 +88,7 @@ def combined_line(visit, hostnames: bool) -> str:
 def json_line(visit) -> str:
     return json.dumps(
         {
-            "time": visit.time.isoformat() + "Z",
+            "time": utc_text(visit.time),
             "ip": visit.ip,
             "domain": visit.domain,
             "domain_confirmed": visit.domain_confirmed,

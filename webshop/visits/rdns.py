@@ -157,13 +157,15 @@ class DomainResolver:
                 log.exception("reverse lookup of %s failed", ip)
                 answer = NO_DOMAIN
             self.cache.put(ip, answer)
-            with self.lock:
-                self.in_flight.discard(ip)
+            # The listeners run before the lookup stops being pending, so whoever
+            # waits for it finds the answer stored wherever they put it.
             for listener in self.listeners:
                 try:
                     listener(ip, *answer)
                 except Exception:
                     log.exception("domain listener failed for %s", ip)
+            with self.lock:
+                self.in_flight.discard(ip)
 
     def resolve(self, ip: str) -> tuple[str | None, bool]:
         """PTR, then forward A/AAAA, within ``timeout`` seconds in all.

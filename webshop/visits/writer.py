@@ -46,7 +46,7 @@ from sqlalchemy import and_, insert, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from ..db import db
-from ..models import Submission, Visit
+from ..models import Visit
 from ..private_files import open_private, private_dir
 from .retired import registry, scrub_file, spool_lock, without_retired
 
@@ -59,7 +59,19 @@ BUSY_BATCH_ROWS = 20
 BATCH_ROWS = 2000
 # Rows recorded this long before a lookup was asked for still get its answer.
 FILL_WINDOW_SECONDS = 3600
+SPOOL_DIR = "visit-spool"
 
+
+def spool_dir(app) -> Path:
+    """The directory of the app's spool files (``instance/visit-spool``)."""
+    return Path(app.instance_path) / SPOOL_DIR
+
+
+def flush(app) -> None:
+    """Store every visit this process has spooled (tests, CLI, shutdown)."""
+    writer = app.extensions.get("webshop.visit_writer")
+    if writer is not None:
+        writer.flush()
 
 
 def open_locked(directory: Path) -> tuple[int, Path]:
@@ -316,7 +328,7 @@ def _store_one_by_one(app, engine, rows, fills) -> None:
             log.error("a visit row was refused by the database (%s); set aside", type(error.orig).__name__)
     _store_batch(engine, [], fills)
     if rejected:
-        path = private_dir(Path(app.instance_path) / "visit-spool") / REJECTED_FILE
+        path = private_dir(spool_dir(app)) / REJECTED_FILE
         with open(open_private(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "a", encoding="utf-8") as handle:
             for row in rejected:
                 handle.write(json.dumps(row, default=str) + "\n")
@@ -330,12 +342,6 @@ def _store_batch(engine, rows, fills) -> None:
             conn.execute(
                 update(Visit)
                 .where(and_(Visit.ip == ip, Visit.domain.is_(None), Visit.time >= since))
-                .values(values)
-            )
-            conn.execute(
-                update(Submission)
-                .where(and_(Submission.ip == ip, Submission.domain.is_(None)))
-                .where(Submission.created_at >= since)
                 .values(values)
             )
 

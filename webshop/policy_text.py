@@ -1,8 +1,10 @@
-"""The store's privacy policy: one clause per practice, each with a stable id.
+"""The text of the store's privacy policy: its version and one clause per practice, each with a stable id.
 
 The ids are the anchors of ``/privacy`` and the keys of the practice map;
-the wording is the store's own. Raising ``POLICY_VERSION`` shows the consent
-banner again to everyone who acknowledged an older version.
+the wording is the store's own. Every submission records the version it was
+sent under, and raising ``POLICY_VERSION`` shows the consent banner again to
+everyone who acknowledged an older version. The pages that show the policy
+are in :mod:`webshop.privacy`.
 """
 
 from dataclasses import dataclass

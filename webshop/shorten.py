@@ -2,11 +2,13 @@
 
 The visitor cookie is a bearer credential: whoever holds a copy is this
 browser to the shop. So what the cookie alone opens ("your data" for this
-browser, the policy's evidence panels) and what a receipt link opens show an
-IP address cut to its network (IPv4 /24, IPv6 /48, the cut SPEC §5 names for
-minimisation), a domain name cut to its last two labels (a PTR name often
-spells the whole address), and no query string (where search words live).
-The full values are shown behind the link mailed to the address.
+browser, the policy's evidence panels) and what a receipt link opens show
+an IP address cut to its network (IPv4 /24, IPv6 /48; see
+docs/privacy-practices.md), a domain name cut to its last two labels (a
+PTR name often spells the whole address), no query string (where search
+words live), and what people typed only by its first character
+(``j***@example.com``). The full values are shown behind the link mailed
+to the address.
 """
 
 import ipaddress
@@ -38,6 +40,20 @@ def short_domain(value: str | None) -> str | None:
     if len(labels) <= DOMAIN_LABELS:
         return value
     return "…" + ".".join(labels[-DOMAIN_LABELS:])
+
+
+def mask_email(value: str) -> str:
+    """``j***@example.com`` for ``jane@example.com``."""
+    local, _, domain = value.rpartition("@")
+    if not local:
+        return mask_text(value)
+    return f"{local[0]}***@{domain}"
+
+
+def mask_text(value: str) -> str:
+    """The first character of ``value`` and ``***``."""
+    value = value.strip()
+    return f"{value[0]}***" if value else ""
 
 
 def init_app(app):
