@@ -3,7 +3,7 @@
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# Two sync workers measured fastest on a 2-core machine (see README, Benchmarks).
+# Two sync workers measured fastest on a 2-core machine (see docs/operations.md, gunicorn).
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 # A sync worker is held by one connection from its first byte to its last, so
 # as many slow clients as there are workers stall it; gthread only raises that

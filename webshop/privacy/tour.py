@@ -1,9 +1,10 @@
 """The reviewer tour: steps to watch each practice happen, with this browser's live state.
 
-The steps are data so that the page, its test and ``docs/readme/tour.md``
-follow one order. Each step names the clause it shows, the page to open,
-what to do there and what to expect; the page adds what the store holds
-for this browser right now (see :func:`live_state`).
+The steps are data so that the page, its test and the tour in
+``docs/privacy-practices.md`` follow one order. Each step names the clause
+it shows, the page to open, what to do there and what to expect; the page
+adds what the store holds for this browser right now (see
+:func:`live_state`).
 """
 
 from dataclasses import dataclass
