@@ -25,10 +25,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.visits import product_path, wrk  # noqa: E402
 from tests.conftest import build_schema  # noqa: E402
-from tests.gunicorn_server import GunicornServer  # noqa: E402
-from tests.helpers import free_port  # noqa: E402
-from tests.nginx_server import HOST, Nginx, render_site  # noqa: E402
-from tests.slow_headers import SlowHeaders, probe_during  # noqa: E402
+from tests.support.gunicorn import GunicornServer  # noqa: E402
+from tests.support.nginx import HOST, Nginx, render_site  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
+from tests.support.slow_headers import SlowHeaders, probe_during  # noqa: E402
 
 WORKERS = 2
 PROBE_TIMEOUT = 5.0

@@ -46,7 +46,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from tests.gunicorn_server import GunicornServer  # noqa: E402
+from tests.support.gunicorn import GunicornServer  # noqa: E402
 
 NOT_RECORDED_PREFIXES = ("/static/", "/healthz")
 REQUEST_TIMEOUT = 30

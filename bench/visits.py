@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from tests.conftest import PostgresServer, build_schema  # noqa: E402
-from tests.dns_server import BlackHoleDNS  # noqa: E402
-from tests.gunicorn_server import GunicornServer  # noqa: E402
+from tests.support.dns import BlackHoleDNS  # noqa: E402
+from tests.support.gunicorn import GunicornServer  # noqa: E402
 
 WORKERS = 2
 VARIED_ADDRESSES = """

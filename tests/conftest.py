@@ -3,25 +3,32 @@
 Every test that uses ``app`` runs twice, once per database, unless
 ``--databases`` narrows it. The PostgreSQL server is a throwaway cluster
 started here with ``pg_ctl``. A skipped test counts as a failure: the
-suite's own setup installs everything the tests need.
+suite's own setup installs everything the tests need. Every server a test
+starts is stopped however the run ends (tests/support/processes.py).
 """
 
-import glob
-import os
 import shutil
-import subprocess
-import tempfile
 import uuid
-from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.helpers import free_port
+from tests.support import processes
+from tests.support.apps import TEST_KEY, build_schema
+from tests.support.dns import LoopbackDNS
+from tests.support.postgres import PostgresServer
+from tests.support.smtp import SMTPServer
 from webshop import create_app
 from webshop.db import db
 
-TEST_KEY = "test-secret-key-for-the-suite-only"
+
+def pytest_configure(config):
+    processes.install()  # in xdist's controller too: it passes SIGTERM on to the workers
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session):
+    """After every fixture's teardown: whatever server is still registered was left running."""
+    processes.stop_all()
 
 
 def pytest_addoption(parser):
@@ -68,85 +75,12 @@ def pytest_make_collect_report(collector):
         report.longrepr = f"{collector.nodeid} skipped itself while collected, {SKIP_IS_FAILURE}: {report.longrepr}"
 
 
-def pg_binary(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    if not found:
-        raise RuntimeError(f"{name} not found: install Debian's postgresql package (make test-deps)")
-    return found[-1]
-
-
-class PostgresServer:
-    """A throwaway PostgreSQL cluster in a temporary directory, on 127.0.0.1."""
-
-    def __init__(self):
-        self.base = Path(tempfile.mkdtemp(prefix="webshop-pg-"))
-        self.data = self.base / "data"
-        self.port = free_port()
-        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if self.as_user:
-            shutil.chown(self.base, "postgres", "postgres")
-
-    def run(self, *args):
-        subprocess.run([*self.as_user, *args], check=True, capture_output=True)
-
-    def start(self):
-        self.run(pg_binary("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-        self.pg_ctl("start", "-w", "-l", str(self.base / "server.log"), "-o", self.options())
-
-    def options(self) -> str:
-        return (
-            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
-
-    def pg_ctl(self, *args):
-        self.run(pg_binary("pg_ctl"), "-D", str(self.data), *args)
-
-    def stop(self):
-        self.pg_ctl("stop", "-m", "fast", "-w")
-
-    def resume(self):
-        """Start the cluster again after :meth:`stop`: same data directory, same port."""
-        self.pg_ctl("start", "-w", "-l", str(self.base / "server.log"), "-o", self.options())
-
-    def url(self, database="postgres") -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
-
-    def admin(self, sql: str):
-        engine = create_engine(self.url(), isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text(sql))
-        engine.dispose()
-
-    def remove(self):
-        try:
-            self.pg_ctl("stop", "-m", "immediate", "-w")
-        finally:
-            shutil.rmtree(self.base, ignore_errors=True)
-
-
 @pytest.fixture(scope="session")
 def postgres_server():
     server = PostgresServer()
     server.start()
     yield server
     server.remove()
-
-
-def build_schema(uri: str, instance: Path):
-    """Run every migration and seed the catalogue, as ``flask init-db`` does."""
-    from flask_migrate import upgrade
-
-    from webshop.catalogue import seed_catalogue
-    from webshop.db import MIGRATIONS_DIR
-
-    app = create_app({"SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": uri}, instance_path=str(instance))
-    with app.app_context():
-        upgrade(directory=MIGRATIONS_DIR, revision="head")
-        seed_catalogue()
-        if uri.startswith("sqlite"):
-            db.session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-        db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -230,6 +164,22 @@ def app(database, instance_path, app_config):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on loopback that keeps what it receives; ``.config`` points an app at it."""
+    server = SMTPServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def dns_server():
+    """A real DNS server on loopback with a small zone; ``.config`` turns an app's reverse DNS on against it."""
+    server = LoopbackDNS().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -10,58 +10,29 @@ browser that sends it.
 import html
 import json
 import re
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
 
-from tests.forms import FORMS, outbox, send
-from tests.helpers import csrf_token_from, submit
-from tests.staff import signed_in
-from tests.test_staff_export import add_recipient, web_export
+from tests.support.forms import FORMS, send, sign_up
+from tests.support.my_data import NEWSLETTER_LINK, newest_link, open_access
+from tests.support.pages import acknowledge_banner, csrf_token_from, press_button
+from tests.support.staff import add_recipient, signed_in, web_export
 from webshop.db import db
 from webshop.models import Submission, Subscription
 from webshop.rules import notice_audience
 
 VICTIM = "victim@example.org"
 STRANGER_FORMS = ("newsletter", "survey", "registration")
-NEWSLETTER_LINK = re.compile(r"https?://\S+/newsletter/confirm/\S+")
-ACCESS_LINK = re.compile(r"https?://\S+/my-data/open/\S+")
 
 
 def case(kind):
     return next(c for c in FORMS if c.kind == kind)
 
 
-def press_button(client, path):
-    page = client.get(path)
-    assert page.status_code == 200, path
-    return client.post(path, data={"csrf_token": csrf_token_from(page.get_data(as_text=True))})
-
-
-def newest_link(app, email, pattern) -> str:
-    """The path of the newest link matching ``pattern`` in mail to ``email``."""
-    for entry in outbox(app):  # newest first
-        found = pattern.search(entry.text) if entry.to == email else None
-        if found:
-            return urlsplit(found.group(0)).path
-    raise AssertionError(f"no such link mailed to {email}")
-
-
-def sign_up(client, email, **boxes):
-    response = submit(client, "/newsletter", {"email": email, "topics": ["offers"], **boxes})
-    assert response.status_code == 303
-
-
 def confirm_newest_signup(client, app, email):
     """The address's owner follows the newest confirmation link mailed to it."""
     assert press_button(client, newest_link(app, email, NEWSLETTER_LINK)).status_code == 200
-
-
-def open_your_data(client, app, email):
-    assert submit(client, "/my-data", {"email": email}, action="/my-data/link").status_code == 303
-    response = press_button(client, newest_link(app, email, ACCESS_LINK))
-    assert response.status_code == 303 and response.headers["Location"] == "/my-data/email"
 
 
 def stranger_posts(app, email, **environ):
@@ -110,7 +81,7 @@ class TestSharingNeedsProofOfThatSubmission:
 
     def test_a_stranger_cannot_make_a_confirmed_address_shareable(self, app, client):
         recipient_id = add_recipient(app)
-        sign_up(client, VICTIM, no_share="y", no_marketing="y")
+        sign_up(client, app, email=VICTIM, no_share="y", no_marketing="y")
         confirm_newest_signup(client, app, VICTIM)
         [own_signup] = rows_under(app, VICTIM)
 
@@ -126,7 +97,7 @@ class TestSharingNeedsProofOfThatSubmission:
 
     def test_a_signup_whose_own_link_was_followed_is_shared_and_mailed(self, app, client):
         add_recipient(app)
-        sign_up(client, VICTIM)
+        sign_up(client, app, email=VICTIM)
         assert VICTIM not in cli_export_emails(app)  # pending: its link was not followed yet
         confirm_newest_signup(client, app, VICTIM)
         assert cli_export_emails(app) == [VICTIM]
@@ -134,7 +105,7 @@ class TestSharingNeedsProofOfThatSubmission:
 
     def test_a_later_signup_is_pending_until_its_own_link_is_followed(self, app, client):
         add_recipient(app)
-        sign_up(client, VICTIM, no_marketing="y", no_share="y")
+        sign_up(client, app, email=VICTIM, no_marketing="y", no_share="y")
         confirm_newest_signup(client, app, VICTIM)
         stranger_posts(app, VICTIM)
         assert audience_emails(app) == [] and cli_export_emails(app) == []
@@ -147,7 +118,7 @@ class TestSharingNeedsProofOfThatSubmission:
 
     def test_what_is_sent_with_your_data_open_for_the_address_is_proven(self, app, client):
         add_recipient(app)
-        open_your_data(client, app, VICTIM)
+        open_access(client, app, VICTIM)
         for kind in ("survey", "registration"):
             assert send(client, app, case(kind), email=VICTIM).status_code == 303
         assert send(client, app, case("contact"), email="someone-else@example.org").status_code == 303
@@ -157,11 +128,11 @@ class TestSharingNeedsProofOfThatSubmission:
 
     def test_opening_your_data_proves_what_that_browser_sent_and_nothing_else(self, app, client):
         add_recipient(app)
-        submit(client, "/", {"next": "/"}, action="/consent")  # a visitor id links this browser's submissions
+        acknowledge_banner(client)  # a visitor id links this browser's submissions
         assert send(client, app, case("survey"), email=VICTIM).status_code == 303
         stranger_posts(app, VICTIM)
         assert cli_export_emails(app) == []
-        open_your_data(client, app, VICTIM)
+        open_access(client, app, VICTIM)
         assert cli_export_emails(app) == [VICTIM]
         [proven] = [s for s in rows_under(app, VICTIM) if s.proven_at is not None]
         assert proven.kind == "survey" and proven.visitor_id
@@ -181,20 +152,20 @@ STRANGER = {"REMOTE_ADDR": "127.0.0.66", "HTTP_USER_AGENT": "StrangerBrowser/9.9
 
 
 def test_a_strangers_visits_never_join_the_address_they_typed(app, client):
-    submit(client, "/", {"next": "/"}, action="/consent")  # the owner's browser, with its own visits
-    sign_up(client, VICTIM)
+    acknowledge_banner(client)  # the owner's browser, with its own visits
+    sign_up(client, app, email=VICTIM)
     confirm_newest_signup(client, app, VICTIM)
 
     stranger = app.test_client()
     stranger.environ_base.update(STRANGER)
-    assert submit(stranger, "/", {"next": "/"}, action="/consent").status_code == 303
+    acknowledge_banner(stranger)
     assert stranger.get("/search?q=stranger-private-query").status_code == 200
     assert send(stranger, app, case("survey"), email=VICTIM).status_code == 303
     [_, survey] = rows_under(app, VICTIM)
     stranger_visitor, stranger_receipt = survey.visitor_id, survey.receipt_id
     assert stranger_visitor
 
-    open_your_data(client, app, VICTIM)
+    open_access(client, app, VICTIM)
     page = client.get("/my-data/email").get_data(as_text=True)
     download = client.get("/my-data/email/download").get_data(as_text=True)
     for leaked in ("127.0.0.66", "StrangerBrowser", "stranger-private-query", stranger_visitor, stranger_receipt):
@@ -220,19 +191,19 @@ def verdict_rows(page: str) -> list[str]:
 
 def test_the_policy_page_tells_a_stranger_nothing_about_another_address(app, client):
     # The victim confirmed and turned sharing and marketing off on "your data".
-    submit(client, "/", {"next": "/"}, action="/consent")
-    sign_up(client, VICTIM)
+    acknowledge_banner(client)
+    sign_up(client, app, email=VICTIM)
     confirm_newest_signup(client, app, VICTIM)
-    open_your_data(client, app, VICTIM)
+    open_access(client, app, VICTIM)
     token = csrf_token_from(client.get("/my-data/email").get_data(as_text=True))
     off = {"csrf_token": token, "sharing_off": "y", "marketing_off": "y"}
     assert client.post("/my-data/email/preferences", data=off).status_code == 303
 
     def stranger_view(email):
         fresh = app.test_client()
-        submit(fresh, "/", {"next": "/"}, action="/consent")
+        acknowledge_banner(fresh)
         before = re.search(r'id="evidence-other-sources">\D*(\d+)', fresh.get("/privacy").get_data(as_text=True))
-        sign_up(fresh, email)
+        sign_up(fresh, app, email=email)
         page = fresh.get("/privacy").get_data(as_text=True)
         after = re.search(r'id="evidence-other-sources">\D*(\d+)', page)
         return page, int(after.group(1)) - int(before.group(1))

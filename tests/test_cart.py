@@ -8,26 +8,13 @@ import zlib
 import pytest
 from itsdangerous import URLSafeTimedSerializer, base64_decode
 
-from tests.helpers import submit
+from tests.support.cart import add_to_cart, product_id
+from tests.support.pages import submit
 from webshop import cookies
 from webshop.cart import MAX_COOKIE_BYTES, Cart
 from webshop.cookies import serializer
 from webshop.db import db
 from webshop.models import Product
-
-
-def product_id(app, slug):
-    with app.app_context():
-        return db.session.execute(db.select(Product.id).where(Product.slug == slug)).scalar_one()
-
-
-def add(client, app, slug, quantity=1):
-    return submit(
-        client,
-        f"/product/{slug}",
-        {"product_id": product_id(app, slug), "quantity": quantity},
-        action="/cart/add",
-    )
 
 
 def cart_cookie(client):
@@ -41,10 +28,10 @@ def cart_payload(app, client):
 
 
 def test_adding_puts_ids_and_quantities_in_a_signed_cookie(client, app):
-    response = add(client, app, "aurora-x1", 2)
+    response = add_to_cart(client, app, "aurora-x1", 2)
     assert response.status_code == 303
-    add(client, app, "tidal-buds")
-    add(client, app, "aurora-x1", 1)
+    add_to_cart(client, app, "tidal-buds")
+    add_to_cart(client, app, "aurora-x1", 1)
     assert cart_payload(app, client) == [
         [product_id(app, "aurora-x1"), 3],
         [product_id(app, "tidal-buds"), 1],
@@ -55,7 +42,7 @@ def test_adding_puts_ids_and_quantities_in_a_signed_cookie(client, app):
 
 
 def test_cookie_attributes_and_cart_page_headers(client, app):
-    add(client, app, "aurora-x1")
+    add_to_cart(client, app, "aurora-x1")
     cookie = client.get_cookie("cart")
     assert cookie.http_only and cookie.same_site == "Lax" and not cookie.secure
     assert cookie.expires is not None  # lasts beyond the browser session
@@ -77,7 +64,7 @@ def test_cookie_is_secure_when_the_site_is_served_over_https(client, app):
 
 
 def test_payload_holds_no_prices_or_personal_data(client, app):
-    add(client, app, "ledger-16-pro", 1)
+    add_to_cart(client, app, "ledger-16-pro", 1)
     raw = cart_cookie(client)
     compressed = raw.startswith(".")
     decoded = base64_decode(raw.lstrip(".").split(".")[0])  # payload.timestamp.signature
@@ -87,7 +74,7 @@ def test_payload_holds_no_prices_or_personal_data(client, app):
 
 
 def test_prices_come_from_the_database_not_the_cookie(client, app):
-    add(client, app, "stride-band", 2)
+    add_to_cart(client, app, "stride-band", 2)
     with app.app_context():
         product = db.session.execute(db.select(Product).where(Product.slug == "stride-band")).scalar_one()
         product.price_cents = 6500
@@ -96,8 +83,8 @@ def test_prices_come_from_the_database_not_the_cookie(client, app):
 
 
 def test_change_quantity_remove_and_empty(client, app):
-    add(client, app, "aurora-x1")
-    add(client, app, "tidal-buds")
+    add_to_cart(client, app, "aurora-x1")
+    add_to_cart(client, app, "tidal-buds")
     pid = product_id(app, "aurora-x1")
     submit(client, "/cart", {"product_id": pid, "quantity": 7}, action="/cart/update")
     assert cart_payload(app, client)[0] == [pid, 7]
@@ -110,7 +97,7 @@ def test_change_quantity_remove_and_empty(client, app):
 
 @pytest.mark.parametrize("quantity", [0, 100, -3, "two", ""])
 def test_quantity_outside_1_to_99_is_refused_with_a_message(client, app, quantity):
-    add(client, app, "aurora-x1", 4)
+    add_to_cart(client, app, "aurora-x1", 4)
     response = submit(
         client, "/cart", {"product_id": product_id(app, "aurora-x1"), "quantity": quantity}, action="/cart/update"
     )
@@ -126,8 +113,8 @@ def test_unknown_product_is_a_clean_404_and_bad_id_a_400(client, app):
 
 
 def test_withdrawn_product_is_dropped_with_a_notice(client, app):
-    add(client, app, "orbit-ring")
-    add(client, app, "stylus-pro")
+    add_to_cart(client, app, "orbit-ring")
+    add_to_cart(client, app, "stylus-pro")
     with app.app_context():
         product = db.session.execute(db.select(Product).where(Product.slug == "orbit-ring")).scalar_one()
         product.active = False
@@ -187,7 +174,7 @@ def test_bad_cookie_becomes_an_empty_cart_with_a_warning(client, app, case, capl
 
 
 def test_expired_cookie_becomes_an_empty_cart(client, app, monkeypatch):
-    add(client, app, "aurora-x1")
+    add_to_cart(client, app, "aurora-x1")
     later = time.time() + app.config["CART_MAX_AGE_DAYS"] * 86400 + 60
     monkeypatch.setattr(time, "time", lambda: later)
     assert "Your cart is empty" in client.get("/cart").get_data(as_text=True)
@@ -246,6 +233,6 @@ def test_full_cart_tells_the_shopper_and_changes_nothing(client, app):
 
 
 def test_header_count_reflects_the_cart(client, app):
-    add(client, app, "aurora-x1", 3)
+    add_to_cart(client, app, "aurora-x1", 3)
     header = client.get("/").get_data(as_text=True)
     assert '<span class="count">3</span><span class="visually-hidden"> items</span>' in header

@@ -1,11 +1,11 @@
 """Checkout turns the cart into an order at database prices, and keeps what was typed on error."""
 
-import re
 
 import pytest
 
-from tests.helpers import submit
-from tests.test_cart import add, product_id
+from tests.support.cart import add_to_cart, product_id
+from tests.support.my_data import open_access
+from tests.support.pages import is_checked, submit
 from webshop.db import db
 from webshop.models import Order, Product, Submission
 
@@ -21,21 +21,14 @@ def orders(app):
         return db.session.execute(db.select(Order)).scalars().all()
 
 
-def is_checked(page: str, box_id: str) -> bool:
-    """Whether the checkbox with id ``box_id`` carries the ``checked`` attribute (it must exist)."""
-    tags = re.findall(rf'<input\b[^>]*\bid="{box_id}"[^>]*>', page)
-    assert len(tags) == 1, f"{len(tags)} inputs with id {box_id!r}"
-    return re.search(r'\schecked(?=[\s=/>])', tags[0]) is not None
-
-
 def test_empty_cart_cannot_check_out(client):
     response = client.get("/checkout")
     assert response.status_code == 303 and response.headers["Location"] == "/cart"
 
 
 def test_order_is_created_at_current_prices_and_cart_is_emptied(client, app):
-    add(client, app, "aurora-x1", 2)
-    add(client, app, "gan-charger-65", 1)
+    add_to_cart(client, app, "aurora-x1", 2)
+    add_to_cart(client, app, "gan-charger-65", 1)
     with app.app_context():
         charger = db.session.execute(db.select(Product).where(Product.slug == "gan-charger-65")).scalar_one()
         charger.price_cents = 3900  # a price change after adding is honoured
@@ -58,7 +51,7 @@ def test_order_is_created_at_current_prices_and_cart_is_emptied(client, app):
 
 
 def test_order_confirmation_repeats_the_shipping_address_but_not_the_email(client, app):
-    add(client, app, "aurora-x1")
+    add_to_cart(client, app, "aurora-x1")
     response = submit(client, "/checkout", GOOD)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Grace Hopper<br>1 Compiler Court, Arlington, VA</address>" in page
@@ -66,7 +59,7 @@ def test_order_confirmation_repeats_the_shipping_address_but_not_the_email(clien
 
 
 def test_an_order_page_opens_only_in_the_browser_that_placed_it(client, app):
-    add(client, app, "aurora-x1")
+    add_to_cart(client, app, "aurora-x1")
     location = submit(client, "/checkout", GOOD).headers["Location"]
     (order,) = orders(app)
     own = client.get(location).get_data(as_text=True)
@@ -88,9 +81,7 @@ def test_an_order_page_opens_only_in_the_browser_that_placed_it(client, app):
 
 
 def test_an_order_page_opens_through_your_data_for_its_address(client, app):
-    from tests.test_my_data import open_access
-
-    add(client, app, "aurora-x1")
+    add_to_cart(client, app, "aurora-x1")
     location = submit(client, "/checkout", GOOD).headers["Location"]
     owner_elsewhere = app.test_client()
     assert owner_elsewhere.get(location).status_code == 404
@@ -103,7 +94,7 @@ def test_an_order_page_opens_through_your_data_for_its_address(client, app):
 
 
 def test_opt_out_boxes_are_unticked_by_default_and_stored_with_the_order(client, app):
-    add(client, app, "aurora-x1")
+    add_to_cart(client, app, "aurora-x1")
     form = client.get("/checkout").get_data(as_text=True)
     assert 'name="no_marketing"' in form and 'name="no_share"' in form
     assert "checked" not in form
@@ -130,7 +121,7 @@ def test_opt_out_boxes_are_unticked_by_default_and_stored_with_the_order(client,
     ],
 )
 def test_each_validation_error_keeps_values_and_stores_nothing(client, app, field, value, message):
-    add(client, app, "aurora-x1")
+    add_to_cart(client, app, "aurora-x1")
     data = {**GOOD, field: value, "no_share": "y"}
     response = submit(client, "/checkout", data)
     assert response.status_code == 200
@@ -140,14 +131,14 @@ def test_each_validation_error_keeps_values_and_stores_nothing(client, app, fiel
     for other, kept in data.items():
         if other not in (field, "no_share") and kept:
             assert kept in page
-    assert is_checked(page, "no_share")  # the opt-out box stays ticked
-    assert not is_checked(page, "no_marketing")  # and only the one that was ticked
+    assert is_checked(page, id="no_share")  # the opt-out box stays ticked
+    assert not is_checked(page, id="no_marketing")  # and only the one that was ticked
     assert orders(app) == []
     assert client.get_cookie("cart") is not None  # the cart is kept
 
 
 def test_checkout_without_csrf_token_is_rejected_and_stores_nothing(client, app):
-    add(client, app, "aurora-x1")
+    add_to_cart(client, app, "aurora-x1")
     client.get("/checkout")
     response = client.post("/checkout", data=GOOD)
     assert response.status_code == 400
@@ -156,7 +147,7 @@ def test_checkout_without_csrf_token_is_rejected_and_stores_nothing(client, app)
 
 
 def test_product_id_of_cart_line_is_the_only_thing_trusted_from_the_cookie(client, app):
-    add(client, app, "sprout-book")
+    add_to_cart(client, app, "sprout-book")
     submit(client, "/checkout", GOOD)
     (order,) = orders(app)
     assert order.total_cents == 39900

@@ -10,8 +10,9 @@ import re
 
 import pytest
 
-from tests.forms import FORMS, send
-from tests.test_my_data import JANE, acknowledge_banner, open_access
+from tests.support.forms import FORMS, send
+from tests.support.my_data import JANE, open_access
+from tests.support.pages import acknowledge_banner
 
 OWNER_IP = "203.0.113.45"
 ADDRESSES = [(OWNER_IP, "203.0.113.0/24"), ("2001:db8:85a3:8d3:1319:8a2e:370:7348", "2001:db8:85a3::/48")]

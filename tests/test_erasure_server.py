@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.gunicorn_server import GunicornServer
-from tests.helpers import csrf_token_from
+from tests.support.gunicorn import GunicornServer
+from tests.support.pages import csrf_token_from
 
 pytestmark = pytest.mark.slow
 

@@ -14,10 +14,11 @@ import time
 import pytest
 
 from bench.soak import Browser, Load, count_visits, server_settings, soak, stored_submissions
-from tests.conftest import TEST_KEY, PostgresServer, build_schema
-from tests.forms import FORMS, send
-from tests.gunicorn_server import GunicornServer
-from tests.helpers import free_port
+from tests.support.apps import TEST_KEY, build_schema
+from tests.support.forms import FORMS, send
+from tests.support.gunicorn import GunicornServer
+from tests.support.ports import free_port
+from tests.support.postgres import PostgresServer
 from webshop import create_app
 
 pytestmark = [pytest.mark.soak, pytest.mark.slow]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.forms import FORMS, send, submissions
-from tests.helpers import csrf_token_from
+from tests.support.forms import FORMS, send, submissions
+from tests.support.pages import csrf_token_from
 from webshop.db import db
 from webshop.models import BoardPost, ChatMessage, ProductRegistration
 

@@ -1,10 +1,11 @@
-"""Every personal-information form, held to the same promises (SPEC §1 opt-out, consent, combine; §3)."""
+"""Every personal-information form, held to the same promises: opt-out, consent, combine (docs/privacy-practices.md)."""
 
 import re
 
 import pytest
 
-from tests.forms import FORM_IDS, FORMS, fill_cart, outbox, send, submissions
+from tests.support.cart import add_to_cart
+from tests.support.forms import FORM_IDS, FORMS, outbox, send, submissions
 from webshop.consent import POLICY_VERSION
 from webshop.cookies import serializer
 
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.parametrize("case", FORMS, ids=FORM_IDS)
 
 def page_of(client, app, case):
     if case.needs_cart:
-        fill_cart(client, app)
+        add_to_cart(client, app)
     response = client.get(case.url)
     assert response.status_code == 200
     return response.get_data(as_text=True)
@@ -89,7 +90,7 @@ def test_blocking_signal_forces_dont_share_and_keeps_no_ip(client, app, case, si
 
 def test_form_page_warns_that_a_blocking_signal_means_dont_share(client, app, case):
     if case.needs_cart:
-        fill_cart(client, app)
+        add_to_cart(client, app)
     html = client.get(case.url, headers={"Sec-GPC": "1"}).get_data(as_text=True)
     assert "blocking signal" in html and "don't share" in html
 

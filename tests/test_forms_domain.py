@@ -1,34 +1,16 @@
-"""The domain name of the request is stored with a submission and shown on its receipt (SPEC §1 combine)."""
-
-import time
+"""The domain name of the request is stored with a submission and shown on its receipt (the "combine" clause)."""
 
 import pytest
 
-from tests.dns_server import LoopbackDNS
-from tests.forms import FORMS, send, submissions
+from tests.support.dns import wait_for_lookup
+from tests.support.forms import FORMS, send, submissions
 
 SHOPPER = {"REMOTE_ADDR": "127.0.0.23"}
 
 
-@pytest.fixture(scope="module")
-def dns_server():
-    server = LoopbackDNS().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def app_config(dns_server):
-    return {"RDNS_ENABLED": True, "RDNS_NAMESERVERS": [dns_server.nameserver], "RDNS_TIMEOUT": 3}
-
-
-def wait_for_lookup(app, ip):
-    resolver = app.extensions["webshop.resolver"]
-    for _ in range(500):
-        if not resolver.pending(ip) and resolver.cached(ip)[0]:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"no domain for {ip}")
+    return dns_server.config
 
 
 @pytest.mark.parametrize("case", FORMS, ids=[case.kind for case in FORMS])

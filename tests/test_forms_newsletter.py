@@ -7,20 +7,11 @@ from urllib.parse import urlsplit
 import pytest
 from itsdangerous import TimestampSigner
 
-from tests.forms import FORMS, outbox, send, submissions
-from tests.helpers import csrf_token_from
-from tests.smtp_server import smtp_server  # noqa: F401 (fixture)
+from tests.support.forms import sign_up, submissions
+from tests.support.my_data import JANE, NEWSLETTER_LINK, mails_to, path_in
+from tests.support.pages import csrf_token_from, press_button
 from webshop.db import db
 from webshop.models import Subscription
-
-NEWSLETTER = next(case for case in FORMS if case.kind == "newsletter")
-CONFIRM_LINK = re.compile(r"https?://[^\s]+/newsletter/confirm/[^\s]+")
-
-
-def sign_up(client, app, **changes):
-    response = send(client, app, NEWSLETTER, **changes)
-    assert response.status_code == 303
-    return response
 
 
 def subscription(app, email="jane@example.org") -> Subscription | None:
@@ -32,12 +23,12 @@ def subscription(app, email="jane@example.org") -> Subscription | None:
         return found
 
 
-def mails_to(app, email="jane@example.org"):
-    return [entry for entry in reversed(outbox(app)) if entry.to == email]  # oldest first
+def mails_oldest_first(app, email=JANE):
+    return list(reversed(mails_to(app, email)))
 
 
 def confirm_path(entry) -> str:
-    return urlsplit(CONFIRM_LINK.search(entry.text).group(0)).path
+    return path_in(NEWSLETTER_LINK, entry)
 
 
 def unsubscribe_path(entry) -> str:
@@ -46,24 +37,17 @@ def unsubscribe_path(entry) -> str:
     return urlsplit(header[1:-1]).path
 
 
-def confirm(client, path):
-    page = client.get(path)
-    if page.status_code != 200:
-        return page
-    return client.post(path, data={"csrf_token": csrf_token_from(page.get_data(as_text=True))})
-
-
 def test_signup_sends_a_confirmation_link_and_nothing_else_until_it_is_used(client, app):
     sign_up(client, app)
     assert subscription(app).status == "pending"
-    [mail] = mails_to(app)
+    [mail] = mails_oldest_first(app)
     assert mail.subject == "Please confirm your newsletter subscription"
-    assert CONFIRM_LINK.search(mail.text)
+    assert NEWSLETTER_LINK.search(mail.text)
 
 
 def test_opening_the_link_changes_nothing_and_the_button_confirms(client, app):
     sign_up(client, app)
-    path = confirm_path(mails_to(app)[0])
+    path = confirm_path(mails_oldest_first(app)[0])
     page = client.get(path)
     assert page.status_code == 200 and "Confirm my subscription" in page.get_data(as_text=True)
     assert "j***@example.org" in page.get_data(as_text=True)
@@ -80,29 +64,29 @@ def test_opening_the_link_changes_nothing_and_the_button_confirms(client, app):
 
 def test_confirmation_link_works_once(client, app):
     sign_up(client, app)
-    path = confirm_path(mails_to(app)[0])
-    assert confirm(client, path).status_code == 200
-    again = confirm(client, path)
+    path = confirm_path(mails_oldest_first(app)[0])
+    assert press_button(client, path).status_code == 200
+    again = press_button(client, path)
     assert again.status_code == 400 and "not valid" in again.get_data(as_text=True)
 
 
 def test_a_new_signup_replaces_the_previous_link(client, app):
     sign_up(client, app)
     sign_up(client, app, topics=["site-updates"])
-    first, second = mails_to(app)
-    assert confirm(client, confirm_path(first)).status_code == 400
-    assert confirm(client, confirm_path(second)).status_code == 200
+    first, second = mails_oldest_first(app)
+    assert press_button(client, confirm_path(first)).status_code == 400
+    assert press_button(client, confirm_path(second)).status_code == 200
     assert subscription(app).topics == ["site-updates"]
 
 
 def test_tampered_link_is_refused(client, app):
     sign_up(client, app)
-    path = confirm_path(mails_to(app)[0])
+    path = confirm_path(mails_oldest_first(app)[0])
     token = path.rsplit("/", 1)[1]
     payload, rest = token.split(".", 1)
     tampered = "/newsletter/confirm/" + payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + rest
-    assert confirm(client, tampered).status_code == 400
-    assert confirm(client, path[:-3]).status_code == 400
+    assert press_button(client, tampered).status_code == 400
+    assert press_button(client, path[:-3]).status_code == 400
     assert subscription(app).status == "pending"
 
 
@@ -111,14 +95,14 @@ def test_expired_link_is_refused(client, app, monkeypatch):
     monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: real(self) - 3 * 24 * 3600)
     sign_up(client, app)
     monkeypatch.setattr(TimestampSigner, "get_timestamp", real)
-    response = confirm(client, confirm_path(mails_to(app)[0]))
+    response = press_button(client, confirm_path(mails_oldest_first(app)[0]))
     assert response.status_code == 400
     assert subscription(app).status == "pending"
 
 
 def test_duplicate_signups_keep_one_subscription_and_answer_the_same(client, app):
     first = sign_up(client, app)
-    confirm(client, confirm_path(mails_to(app)[0]))
+    press_button(client, confirm_path(mails_oldest_first(app)[0]))
     second = sign_up(client, app)
     fresh = sign_up(client, app, email="new@example.org")
     with app.app_context():
@@ -132,8 +116,8 @@ def test_duplicate_signups_keep_one_subscription_and_answer_the_same(client, app
 
 def test_every_newsletter_mail_carries_one_click_unsubscribe_headers(client, app):
     sign_up(client, app)
-    confirm(client, confirm_path(mails_to(app)[0]))
-    confirmation, welcome = mails_to(app)
+    press_button(client, confirm_path(mails_oldest_first(app)[0]))
+    confirmation, welcome = mails_oldest_first(app)
     assert welcome.subject == "Welcome to the newsletter"
     for entry in (confirmation, welcome):
         assert entry.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -144,8 +128,8 @@ def test_every_newsletter_mail_carries_one_click_unsubscribe_headers(client, app
 
 def test_one_click_post_without_cookies_or_token_unsubscribes_with_200(app, client):
     sign_up(client, app)
-    confirm(client, confirm_path(mails_to(app)[0]))
-    path = unsubscribe_path(mails_to(app)[-1])
+    press_button(client, confirm_path(mails_oldest_first(app)[0]))
+    path = unsubscribe_path(mails_oldest_first(app)[-1])
     mail_client = app.test_client()  # a mail provider: no cookies, no CSRF token
     response = mail_client.post(
         path,
@@ -160,8 +144,8 @@ def test_one_click_post_without_cookies_or_token_unsubscribes_with_200(app, clie
 
 def test_opening_the_unsubscribe_link_changes_nothing(app, client):
     sign_up(client, app)
-    confirm(client, confirm_path(mails_to(app)[0]))
-    path = unsubscribe_path(mails_to(app)[-1])
+    press_button(client, confirm_path(mails_oldest_first(app)[0]))
+    path = unsubscribe_path(mails_oldest_first(app)[-1])
     page = app.test_client().get(path)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -171,9 +155,9 @@ def test_opening_the_unsubscribe_link_changes_nothing(app, client):
 
 def test_unsubscribing_a_pending_address_voids_its_confirmation_link(app, client):
     sign_up(client, app)
-    [mail] = mails_to(app)
+    [mail] = mails_oldest_first(app)
     app.test_client().post(unsubscribe_path(mail))
-    assert confirm(client, confirm_path(mail)).status_code == 400
+    assert press_button(client, confirm_path(mail)).status_code == 400
     assert subscription(app).status == "unsubscribed"
 
 
@@ -206,7 +190,7 @@ def test_staff_notice_helper_sends_with_unsubscribe_headers(app, client):
     with app.test_request_context():
         found = db.session.execute(db.select(Subscription)).scalar_one()
         send_to_subscriber(found, "Site update", "We added a chat room.")
-    notice = mails_to(app)[-1]
+    notice = mails_oldest_first(app)[-1]
     assert notice.subject == "Site update"
     assert notice.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "/newsletter/unsubscribe/" in notice.text
@@ -214,15 +198,15 @@ def test_staff_notice_helper_sends_with_unsubscribe_headers(app, client):
 
 class TestThroughSMTP:
     @pytest.fixture
-    def app_config(self, smtp_server):  # noqa: F811
+    def app_config(self, smtp_server):
         return smtp_server.config
 
-    def test_double_opt_in_through_a_real_smtp_server(self, client, app, smtp_server):  # noqa: F811
+    def test_double_opt_in_through_a_real_smtp_server(self, client, app, smtp_server):
         sign_up(client, app)
         [confirmation] = smtp_server.messages
         assert confirmation["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-        path = urlsplit(CONFIRM_LINK.search(confirmation.get_content()).group(0)).path
-        assert confirm(client, path).status_code == 200
+        path = urlsplit(NEWSLETTER_LINK.search(confirmation.get_content()).group(0)).path
+        assert press_button(client, path).status_code == 200
         welcome = smtp_server.messages[-1]
         assert welcome["Subject"] == "Welcome to the newsletter"
         assert welcome["List-Unsubscribe"].startswith("<http")

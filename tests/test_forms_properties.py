@@ -6,8 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.forms import FORMS, fill_cart, product_id, submissions
-from tests.helpers import csrf_token_from
+from tests.support.cart import add_to_cart, product_id
+from tests.support.forms import FORMS, submissions
+from tests.support.pages import csrf_token_from
 
 SETTINGS = settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -115,13 +116,13 @@ class Poster:
     def __init__(self, client, app, case):
         self.client, self.app, self.case = client, app, case
         if case.needs_cart:
-            fill_cart(client, app)
+            add_to_cart(client, app)
         self.token = csrf_token_from(client.get(case.url).get_data(as_text=True))
         self.product = str(product_id(app))
 
     def post(self, data: dict):
         if self.case.needs_cart:
-            fill_cart(self.client, self.app)
+            add_to_cart(self.client, self.app)
         if self.case.kind == "registration":
             data = {"product": self.product, **data}
         return self.client.post(self.case.url, data={"csrf_token": self.token, **data})

@@ -1,19 +1,12 @@
 """Bad input on every form: a clear message beside the field, every value kept, nothing stored."""
 
 import html as html_lib
-import re
 from datetime import date, timedelta
 
 import pytest
 
-from tests.forms import FORMS, send, submissions
-
-
-def is_checked(page: str, name: str, value: str) -> bool:
-    found = re.search(rf'<input[^>]*name="{name}"[^>]*value="{re.escape(value)}"[^>]*>', page)
-    assert found, (name, value)
-    return " checked" in found.group(0)
-
+from tests.support.forms import FORMS, send, submissions
+from tests.support.pages import is_checked
 
 BY_KIND = {case.kind: case for case in FORMS}
 TOMORROW_PLUS_ONE = (date.today() + timedelta(days=2)).isoformat()
@@ -79,13 +72,13 @@ def test_error_is_shown_beside_its_field_and_every_value_is_kept(client, app, ki
             continue
         for item in kept if isinstance(kept, list) else [kept]:
             if other in ("topics", "shopped_for", "rating"):
-                assert is_checked(page, other, item), (other, item)
+                assert is_checked(page, name=other, value=item), (other, item)
             elif other == "found_us":
                 assert f'<option selected value="{item}">' in page
             else:
                 assert html_lib.escape(item, quote=True) in page or item in html_lib.unescape(page), other
-    assert is_checked(page, "no_marketing", "y"), "the ticked box stays ticked"
-    assert not is_checked(page, "no_share", "y")
+    assert is_checked(page, name="no_marketing", value="y"), "the ticked box stays ticked"
+    assert not is_checked(page, name="no_share", value="y")
     assert submissions(app) == []
 
 

@@ -17,9 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.forms import FORMS, form_data, product_id
-from tests.helpers import csrf_token_from
-from tests.staff import create_staff, sign_in
+from tests.support.cart import product_id
+from tests.support.forms import FORMS, form_data
+from tests.support.pages import csrf_token_from
+from tests.support.staff import create_staff, sign_in
 from webshop.cookies import serializer
 from webshop.db import db
 from webshop.models import Submission

@@ -15,10 +15,10 @@ from http.cookies import SimpleCookie
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import TEST_KEY
-from tests.forms import FORMS, outbox, send
-from tests.gunicorn_server import GunicornServer
-from tests.helpers import csrf_token_from, submit
+from tests.support.apps import TEST_KEY
+from tests.support.forms import FORMS, outbox, send
+from tests.support.gunicorn import GunicornServer
+from tests.support.pages import csrf_token_from, submit
 from webshop import create_app
 from webshop.config import ConfigError
 from webshop.db import db

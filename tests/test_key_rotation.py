@@ -2,14 +2,15 @@
 without it, every old value fails cleanly (an empty cart, the banner again, a clear page for old links).
 """
 
-import re
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.forms import FORMS, fill_cart, form_data, outbox
-from tests.helpers import csrf_token_from, submit
-from tests.staff import signed_in
+from tests.support.cart import add_to_cart
+from tests.support.forms import FORMS, form_data
+from tests.support.my_data import JANE, NEWSLETTER_LINK, access_path, mails_to, path_in
+from tests.support.pages import acknowledge_banner, csrf_token_from, press_button, submit
+from tests.support.staff import signed_in
 from webshop import create_app
 from webshop.db import db
 from webshop.signing import serializer
@@ -18,8 +19,6 @@ OLD_KEY = "the-old-secret-key-of-this-test"
 NEW_KEY = "the-new-secret-key-of-this-test"
 COOKIES = ("cart", "consent", "visitor", "session")
 NEWSLETTER = next(case for case in FORMS if case.kind == "newsletter")
-CONFIRM_LINK = re.compile(r"https?://\S+/newsletter/confirm/\S+")
-ACCESS_LINK = re.compile(r"https?://\S+/my-data/open/\S+")
 BANNER = 'id="consent-banner"'
 
 
@@ -77,9 +76,9 @@ def is_deleted(header: str | None) -> bool:
 
 def browser_with_everything(app, client):
     """Banner acknowledged, a visitor id, an item in the cart, a form open with its token."""
-    assert submit(client, "/", {"next": "/"}, action="/consent").status_code == 303
+    acknowledge_banner(client)
     assert client.get("/").status_code == 200
-    fill_cart(client, app)
+    add_to_cart(client, app)
     for name in COOKIES:
         assert client.get_cookie(name) is not None, name
     return csrf_token_from(client.get(NEWSLETTER.url).get_data(as_text=True))
@@ -88,22 +87,12 @@ def browser_with_everything(app, client):
 def link_paths(app, client):
     """A pending newsletter confirmation, its unsubscribe link and a your-data link, as mailed."""
     assert submit(client, NEWSLETTER.url, form_data(app, NEWSLETTER)).status_code == 303
-    assert submit(client, "/my-data", {"email": "jane@example.org"}, action="/my-data/link").status_code == 303
-    mails = outbox(app)
-    confirm_mail = next(m for m in mails if CONFIRM_LINK.search(m.text))
-    access_mail = next(m for m in mails if ACCESS_LINK.search(m.text))
+    confirm_mail = next(m for m in mails_to(app, JANE) if NEWSLETTER_LINK.search(m.text))
     return {
-        "confirm": urlsplit(CONFIRM_LINK.search(confirm_mail.text).group(0)).path,
+        "confirm": path_in(NEWSLETTER_LINK, confirm_mail),
         "unsubscribe": urlsplit(confirm_mail.message["List-Unsubscribe"][1:-1]).path,
-        "access": urlsplit(ACCESS_LINK.search(access_mail.text).group(0)).path,
+        "access": access_path(client, app, JANE),
     }
-
-
-def press_button(client, path):
-    page = client.get(path)
-    if page.status_code != 200:
-        return page
-    return client.post(path, data={"csrf_token": csrf_token_from(page.get_data(as_text=True))})
 
 
 # --- With the old key as a fallback --------------------------------------------------------------

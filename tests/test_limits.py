@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from tests.forms import FORMS, form_data, send, submissions
-from tests.helpers import csrf_token_from, submit
+from tests.support.forms import FORMS, form_data, send, submissions
+from tests.support.pages import csrf_token_from, submit
 from webshop import create_app
 from webshop.db import db
 from webshop.limits import client_key, limiter

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from tests.forms import FORMS, outbox, send
-from tests.helpers import csrf_token_from, submit
+from tests.support.forms import FORMS, outbox, send
+from tests.support.pages import csrf_token_from, submit
 from webshop.db import db
 from webshop.models import Order, Subscription, Visit
 from webshop.visits import flush

@@ -3,8 +3,8 @@ and staff pages isolate what visitors typed."""
 
 import pytest
 
-from tests.forms import FORMS, send, submissions
-from tests.staff import signed_in
+from tests.support.forms import FORMS, send, submissions
+from tests.support.staff import signed_in
 from webshop.db import db
 from webshop.models import BoardPost, Submission, new_receipt_id
 

@@ -4,8 +4,8 @@ import mailbox
 
 import pytest
 
-from tests.forms import FORMS, outbox, send
-from tests.smtp_server import SMTPServer, smtp_server  # noqa: F401 (fixture)
+from tests.support.forms import FORMS, outbox, send
+from tests.support.smtp import SMTPServer
 from webshop import mail
 
 BY_KIND = {case.kind: case for case in FORMS}
@@ -32,10 +32,10 @@ def test_messages_come_from_the_store_with_date_and_message_id(app):
 
 class TestThroughSMTP:
     @pytest.fixture
-    def app_config(self, smtp_server):  # noqa: F811
+    def app_config(self, smtp_server):
         return smtp_server.config
 
-    def test_contact_form_mail_reaches_a_real_smtp_server(self, client, app, smtp_server):  # noqa: F811
+    def test_contact_form_mail_reaches_a_real_smtp_server(self, client, app, smtp_server):
         response = send(client, app, BY_KIND["contact"])
         assert response.status_code == 303
         to_store, receipt = smtp_server.messages
@@ -48,7 +48,7 @@ class TestThroughSMTP:
         assert outbox(app) == []  # sent, so nothing waits in the outbox
 
     @pytest.mark.parametrize("case", FORMS, ids=[c.kind for c in FORMS])
-    def test_every_form_mails_through_smtp(self, client, app, smtp_server, case):  # noqa: F811
+    def test_every_form_mails_through_smtp(self, client, app, smtp_server, case):
         send(client, app, case)
         assert ["jane@example.org"] in smtp_server.recipients
 
@@ -67,7 +67,7 @@ def test_smtp_login_with_configured_credentials(app):
 
 
 def test_refused_smtp_delivery_is_kept_in_the_outbox_and_logged(app, caplog):
-    from tests.helpers import free_port
+    from tests.support.ports import free_port
 
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_TIMEOUT=2)  # nobody listens
     with app.test_request_context():

@@ -5,9 +5,8 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from tests.forms import FORM_IDS, FORMS, outbox, send, submissions
-from tests.helpers import free_port
-from tests.smtp_server import smtp_server  # noqa: F401 (fixture)
+from tests.support.forms import FORM_IDS, FORMS, outbox, send, submissions
+from tests.support.ports import free_port
 from webshop import mail
 from webshop.db import db
 from webshop.models import Submission
@@ -57,7 +56,7 @@ def test_encoded_words_in_contact_subject_and_name_stay_text_in_the_outbox(clien
 
 
 def test_encoded_words_in_contact_subject_and_name_stay_text_through_smtp(
-    client, app, smtp_server  # noqa: F811
+    client, app, smtp_server
 ):
     app.config.update(smtp_server.config)
     response = send(client, app, BY_KIND["contact"], subject=ENCODED_WORD_ATTACK, name=NAME_ATTACK)
@@ -116,7 +115,7 @@ class TestMailServerDown:
         assert all(entry.smtp_failed for entry in outbox(app)) and outbox(app)
 
     def test_the_chat_answers_its_script_with_the_mail_failure(self, client, app):
-        from tests.helpers import csrf_token_from
+        from tests.support.pages import csrf_token_from
 
         token = csrf_token_from(client.get("/chat").get_data(as_text=True))
         data = {"csrf_token": token, "display_name": "Jane", "message": "hi", "email": "jane@example.org"}

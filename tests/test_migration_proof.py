@@ -3,7 +3,7 @@
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from tests.test_migrations import empty_app
+from tests.support.apps import empty_app
 from webshop.db import MIGRATIONS_DIR, db
 
 SUBMISSION = (

@@ -1,38 +1,11 @@
 """A database made by the first migration upgrades to the latest without losing rows."""
 
-from contextlib import contextmanager
-
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
-from tests.conftest import TEST_KEY
-from webshop import create_app
+from tests.support.apps import empty_app
 from webshop.catalogue import seed_catalogue
 from webshop.db import MIGRATIONS_DIR, db
-
-
-def empty_database(database, postgres_server_or_none, tmp_path):
-    if database.startswith("sqlite"):
-        return f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
-    import uuid
-
-    name = "m_" + uuid.uuid4().hex[:10]
-    postgres_server_or_none.admin(f"CREATE DATABASE {name}")
-    return postgres_server_or_none.url(name)
-
-
-@contextmanager
-def empty_app(database, request, tmp_path):
-    """An app context on a new, empty database of the kind under test; closed afterwards."""
-    server = request.getfixturevalue("postgres_server") if database.startswith("postgresql") else None
-    uri = empty_database(database, server, tmp_path)
-    app = create_app({"SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": uri}, instance_path=str(tmp_path))
-    with app.app_context():
-        try:
-            yield app
-        finally:
-            db.session.remove()
-            db.engine.dispose()
 
 
 def test_first_migration_upgrades_to_latest_keeping_rows(database, request, tmp_path):

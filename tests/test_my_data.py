@@ -1,4 +1,4 @@
-""""Your data" (SPEC §1 access, other-sources, cookies; §5): see, correct, download, erase."""
+""""Your data" (the policy's access, other-sources and cookies clauses): see, correct, download, erase."""
 
 import json
 import re
@@ -6,14 +6,25 @@ import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from itsdangerous import TimestampSigner
 from sqlalchemy import select
 
-from tests.forms import FORMS, outbox, product_id, send
-from tests.helpers import csrf_token_from, submit
+from tests.support.cart import product_id
+from tests.support.forms import FORMS, outbox, send
+from tests.support.my_data import (
+    CHANGE_LINK,
+    JANE,
+    NEWSLETTER_LINK,
+    access_path,
+    mails_to,
+    open_access,
+    path_in,
+    post_on_everything,
+    request_link,
+)
+from tests.support.pages import acknowledge_banner, csrf_token_from, press_button, submit
 from webshop import signing
 from webshop.cookies import serializer
 from webshop.db import db
@@ -37,38 +48,11 @@ from webshop.rules import notice_audience, shareable_submissions
 from webshop.visits import flush
 from webshop.visits.writer import encode_line, store_rows
 
-JANE = "jane@example.org"
 JANE_NAME = "Jane Doe"
-ACCESS_LINK = re.compile(r"https?://[^\s]+/my-data/open/[^\s]+")
-CHANGE_LINK = re.compile(r"https?://[^\s]+/my-data/email-change/[^\s]+")
-NEWSLETTER_LINK = re.compile(r"https?://[^\s]+/newsletter/confirm/[^\s]+")
 KINDS = {"order", "newsletter", "survey", "registration", "contact", "board", "chat"}
 
 
 # --- Helpers -------------------------------------------------------------------------------------
-
-
-def acknowledge_banner(client):
-    """Press "OK" on the banner, as a browser does; the visitor id cookie follows."""
-    response = submit(client, "/", {"next": "/"}, action="/consent")
-    assert response.status_code == 303
-
-
-def mails_to(app, email, subject=None):
-    """Mail to ``email``, newest first."""
-    return [m for m in outbox(app) if m.to == email and (subject is None or m.subject == subject)]
-
-
-def path_in(pattern, entry) -> str:
-    return urlsplit(pattern.search(entry.text).group(0)).path
-
-
-def press_button(client, path):
-    """Open a link page and press its one button (a POST carrying the page's CSRF token)."""
-    page = client.get(path)
-    if page.status_code != 200:
-        return page
-    return client.post(path, data={"csrf_token": csrf_token_from(page.get_data(as_text=True))})
 
 
 def submit_every_form(client, app, email=JANE):
@@ -86,27 +70,6 @@ def submit_every_form(client, app, email=JANE):
     [signup] = mails_to(app, email, "Please confirm your newsletter subscription")
     assert press_button(client, path_in(NEWSLETTER_LINK, signup)).status_code == 200
     assert post_on_everything(client, "/my-data/email/close", {}).status_code == 303
-
-
-def request_link(client, email):
-    return submit(client, "/my-data", {"email": email}, action="/my-data/link")
-
-
-def access_path(client, app, email=JANE) -> str:
-    assert request_link(client, email).status_code == 303
-    return path_in(ACCESS_LINK, mails_to(app, email, "Your data: your link")[0])
-
-
-def open_access(client, app, email=JANE):
-    response = press_button(client, access_path(client, app, email))
-    assert response.status_code == 303 and response.headers["Location"] == "/my-data/email"
-    return client.get("/my-data/email")
-
-
-def post_on_everything(client, action, data):
-    page = client.get("/my-data/email")
-    assert page.status_code == 200
-    return client.post(action, data={"csrf_token": csrf_token_from(page.get_data(as_text=True)), **data})
 
 
 def rows(app, model, *where):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.helpers import submit
-from tests.staff import PASSWORD, create_staff, sign_in, signed_in
+from tests.support.pages import submit
+from tests.support.staff import PASSWORD, create_staff, sign_in, signed_in
 from webshop.db import db
 from webshop.models import LedgerEntry, Recipient, StaffSession, StaffUser
 

@@ -3,16 +3,16 @@
 import html
 import re
 import threading
-import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import event, select
 
-from tests.dns_server import LoopbackDNS
-from tests.forms import outbox, product_id
-from tests.helpers import csrf_token_from, submit
+from tests.support.cart import product_id
+from tests.support.dns import wait_for_lookup
+from tests.support.forms import outbox
+from tests.support.pages import csrf_token_from, element_text, submit, text_of
 from webshop import visits
 from webshop.cookies import serializer
 from webshop.db import db
@@ -35,33 +35,9 @@ from webshop.text import plural
 ADDRESS = {"REMOTE_ADDR": "127.0.0.77"}
 
 
-def wait_for_lookup(app, ip):
-    """Wait until the background lookup of ``ip`` has finished (not a timing check)."""
-    resolver = app.extensions["webshop.resolver"]
-    for _ in range(500):
-        if not resolver.pending(ip):
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"lookup of {ip} never finished")
-
-
-def text_of(fragment: str) -> str:
-    """The visible text of an HTML fragment, whitespace collapsed."""
-    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
-    return re.sub(r" ([,.;)])", r"\1", text)
-
-
 def section(page: str, clause: str) -> str:
     start = page.index(f'<section id="{clause}"')
     return page[start : page.index("</section>", start)]
-
-
-def element(page: str, element_id: str) -> str:
-    """The text of the element with ``element_id`` (up to its first closing tag of the same name)."""
-    match = re.search(rf'<(\w+)[^>]*id="{re.escape(element_id)}"[^>]*>', page)
-    assert match, f"no element #{element_id}"
-    tag = match.group(1)
-    return text_of(page[match.end() : page.index(f"</{tag}>", match.end())])
 
 
 def policy(client, **kwargs) -> str:
@@ -85,13 +61,13 @@ def add_submission(kind="newsletter", email="a@example.org", **values) -> Submis
 
 def test_collect_ip_panel_shows_the_address_of_this_request_and_its_stored_visits(app, client):
     page = policy(client, environ_base=ADDRESS)
-    assert element(page, "evidence-ip") == "127.0.0.77"
-    assert "none yet" in element(page, "evidence-visitor")
-    assert "switched off" in element(page, "evidence-domain")  # the suite's default: RDNS_ENABLED off
+    assert element_text(page, "evidence-ip") == "127.0.0.77"
+    assert "none yet" in element_text(page, "evidence-visitor")
+    assert "switched off" in element_text(page, "evidence-domain")  # the suite's default: RDNS_ENABLED off
     acknowledge(client, environ_base=ADDRESS)
     client.get("/product/hush-anc", environ_base=ADDRESS)
     page = policy(client, environ_base=ADDRESS)
-    visitor_id = element(page, "evidence-visitor")
+    visitor_id = element_text(page, "evidence-visitor")
     with app.app_context():
         visits.flush(app)
         stored = db.session.execute(select(Visit).where(Visit.visitor_id == visitor_id)).scalars().all()
@@ -104,17 +80,10 @@ def test_collect_ip_panel_shows_the_address_of_this_request_and_its_stored_visit
     assert "GET /product/hush-anc" in text_of(panel)
 
 
-@pytest.fixture(scope="module")
-def dns_server():
-    server = LoopbackDNS().start()
-    yield server
-    server.stop()
-
-
 class TestWithReverseDNS:
     @pytest.fixture
     def app_config(self, dns_server):
-        return {"RDNS_ENABLED": True, "RDNS_NAMESERVERS": [dns_server.nameserver], "RDNS_TIMEOUT": 3}
+        return dns_server.config
 
     def test_collect_ip_panel_shows_the_domain_and_whether_it_is_confirmed(self, app, client):
         expected = {
@@ -122,28 +91,28 @@ class TestWithReverseDNS:
             "127.0.0.24": "bank.spoofed.test, not confirmed (its forward lookup does not contain your address)",
         }
         for ip, domain in expected.items():
-            first = element(policy(client, environ_base={"REMOTE_ADDR": ip}), "evidence-domain")
+            first = element_text(policy(client, environ_base={"REMOTE_ADDR": ip}), "evidence-domain")
             assert "looked up in the background" in first or "none known yet" in first
             wait_for_lookup(app, ip)
-            assert element(policy(client, environ_base={"REMOTE_ADDR": ip}), "evidence-domain") == domain
+            assert element_text(policy(client, environ_base={"REMOTE_ADDR": ip}), "evidence-domain") == domain
 
 
 @pytest.mark.parametrize("signal", [{"Sec-GPC": "1"}, {"DNT": "1"}])
 def test_with_gpc_the_blocking_panel_says_so_and_no_ip_is_stored(app, client, signal):
     plain = policy(client, environ_base=ADDRESS)
-    assert element(plain, "evidence-gpc") == "not sent"
-    assert "stores your IP address (127.0.0.77)" in element(plain, "evidence-blocking")
+    assert element_text(plain, "evidence-gpc") == "not sent"
+    assert "stores your IP address (127.0.0.77)" in element_text(plain, "evidence-blocking")
 
     acknowledge(client, environ_base=ADDRESS)  # the browser now holds a visitor cookie
     response = client.get("/privacy", environ_base=ADDRESS, headers=signal)
     page = response.get_data(as_text=True)
     flag = "evidence-gpc" if "Sec-GPC" in signal else "evidence-dnt"
-    assert element(page, flag) == "received"
-    blocking = element(page, "evidence-blocking")
+    assert element_text(page, flag) == "received"
+    blocking = element_text(page, "evidence-blocking")
     assert "did not store" in blocking and "the visit row for this request has no IP address" in blocking
     assert "visitor cookie was ignored" in blocking
-    assert "no IP address is stored for this request" in element(page, "evidence-ip")
-    assert element(page, "evidence-visitor") == "none (blocking signal)"
+    assert "no IP address is stored for this request" in element_text(page, "evidence-ip")
+    assert element_text(page, "evidence-visitor") == "none (blocking signal)"
     assert "127.0.0.77" not in section(page, "collect-ip") + section(page, "blocking")
     assert "visitor=" not in response.headers.get("Set-Cookie", "")
     with app.app_context():
@@ -155,12 +124,13 @@ def test_with_gpc_the_blocking_panel_says_so_and_no_ip_is_stored(app, client, si
 
     later = policy(client, environ_base=ADDRESS, headers=signal)
     # The first signalled request is stored; this one's row is written once its page is sent.
-    assert "Today 1 visit came with a blocking signal; 0 of them stored" in element(later, "evidence-blocking-today")
+    today = element_text(later, "evidence-blocking-today")
+    assert "Today 1 visit came with a blocking signal; 0 of them stored" in today
 
 
 def test_combine_and_opt_out_panels_show_this_browsers_submission_and_its_choice(app, client):
     page = policy(client, environ_base=ADDRESS)
-    assert "carry this request's IP address (127.0.0.77)" in element(page, "evidence-combined")
+    assert "carry this request's IP address (127.0.0.77)" in element_text(page, "evidence-combined")
     acknowledge(client, environ_base=ADDRESS)
     response = submit(
         client,
@@ -176,13 +146,13 @@ def test_combine_and_opt_out_panels_show_this_browsers_submission_and_its_choice
     combine = text_of(section(page, "combine"))
     assert f"1 submission from this browser is linked to its visits through visitor id {visitor_id}" in combine
     for clause in ("combine", "opt-out"):
-        row = element(section(page, clause), f"{clause}-submission-{number}")
+        row = element_text(section(page, clause), f"{clause}-submission-{number}")
         assert f"Newsletter #{number}" in row and "j***@example.org" in row
         assert '"don\'t share" ticked' in row and "marketing allowed" in row
         assert 'would be excluded from exports because: "don\'t share" was ticked on it' in row
         assert f'href="/receipt/{receipt}"' in section(page, clause)
-    assert element(page, "opt-out-newsletter") == "Newsletter 1 0 (0.0 %) 1 (100.0 %)"
-    assert f"Newsletter #{number} (policy {POLICY_VERSION})" in element(page, "evidence-receipts")
+    assert element_text(page, "opt-out-newsletter") == "Newsletter 1 0 (0.0 %) 1 (100.0 %)"
+    assert f"Newsletter #{number} (policy {POLICY_VERSION})" in element_text(page, "evidence-receipts")
 
     other = app.test_client()  # another browser sees none of it
     assert f"submission-{number}" not in policy(other)
@@ -190,9 +160,9 @@ def test_combine_and_opt_out_panels_show_this_browsers_submission_and_its_choice
 
 def test_cookies_panel_decodes_the_cart_after_adding_an_item(app, client):
     page = policy(client)
-    assert element(page, "evidence-cookie-cart") == "cart : not held by this browser"
+    assert element_text(page, "evidence-cookie-cart") == "cart : not held by this browser"
     submit(client, "/product/hush-anc", {"product_id": product_id(app), "quantity": 2}, action="/cart/add")
-    cart = element(policy(client), "evidence-cookie-cart")
+    cart = element_text(policy(client), "evidence-cookie-cart")
     assert "held by this browser, signature valid" in cart
     assert f"holds 2 × Hush ANC Headphones (product {product_id(app)})" in cart
 
@@ -205,11 +175,11 @@ def test_form_counts_match_the_rows_in_the_table(app, client):
         add_submission("contact", erased_at=utcnow())  # erased: no longer held
         db.session.commit()
     page = policy(client)
-    assert element(page, "form-count-survey") == "Customer survey 3"
-    assert element(page, "form-count-contact") == "Contact form 1"
-    assert element(page, "form-count-board") == "Bulletin board 0"
-    assert element(page, "opt-out-survey") == "Customer survey 3 1 (33.3 %) 2 (66.7 %)"
-    assert element(page, "opt-out-contact") == "Contact form 1 1 (100.0 %) 0 (0.0 %)"
+    assert element_text(page, "form-count-survey") == "Customer survey 3"
+    assert element_text(page, "form-count-contact") == "Contact form 1"
+    assert element_text(page, "form-count-board") == "Bulletin board 0"
+    assert element_text(page, "opt-out-survey") == "Customer survey 3 1 (33.3 %) 2 (66.7 %)"
+    assert element_text(page, "opt-out-contact") == "Contact form 1 1 (100.0 %) 0 (0.0 %)"
     assert "(4 in all)" in text_of(section(page, "where-submitted"))
     for url in ("/newsletter", "/survey", "/register", "/checkout", "/board", "/chat", "/contact"):
         assert f'href="{url}"' in section(page, "where-submitted")
@@ -252,11 +222,11 @@ class TestWithoutVisitRecording:
             db.session.add_all([NoticeDelivery(notice_id=notice.id, subscription_id=n) for n in (1, 2)])
             db.session.commit()
         page = policy(client)
-        assert element(page, "evidence-visits-today") == "5"
-        assert element(page, "evidence-popular") == "Hush ANC Headphones (3 views)"
-        assert element(page, "evidence-notices") == "1 / 2"
-        assert element(page, "evidence-audience").startswith("0 ")
-        assert "Today 1 visit came with a blocking signal; 0 of them stored" in element(
+        assert element_text(page, "evidence-visits-today") == "5"
+        assert element_text(page, "evidence-popular") == "Hush ANC Headphones (3 views)"
+        assert element_text(page, "evidence-notices") == "1 / 2"
+        assert element_text(page, "evidence-audience").startswith("0 ")
+        assert "Today 1 visit came with a blocking signal; 0 of them stored" in element_text(
             page, "evidence-blocking-today"
         )
 
@@ -286,11 +256,11 @@ def test_sharing_panel_counts_the_ledger_and_names_the_recipients(app, client):
     rule = re.findall(r"<li>(.*?)</li>", listed)
     # The panel lists the rule the export applies, word for word.
     assert [html.unescape(item) for item in rule] == [rule.reason for rule in SHARING.rules]
-    assert "whoever sent it has not proven the address is theirs" in element(page, "evidence-sharing-rule")
-    assert element(page, "evidence-ledger") == "2 exports, 2 records in all"
-    assert element(page, "evidence-shareable") == str(shareable) == "1"
+    assert "whoever sent it has not proven the address is theirs" in element_text(page, "evidence-sharing-rule")
+    assert element_text(page, "evidence-ledger") == "2 exports, 2 records in all"
+    assert element_text(page, "evidence-shareable") == str(shareable) == "1"
     assert (
-        element(page, "evidence-recipients")
+        element_text(page, "evidence-recipients")
         == "Acme Partners (affiliate, 2 exports); Zed Mail (third party, 0 exports)"
     )
 
@@ -311,7 +281,7 @@ def test_tour_shows_why_this_browsers_signup_would_be_left_out_of_exports(app, c
         jane, joe = db.session.execute(select(Submission).order_by(Submission.id)).scalars().all()
         jane_id, joe_id = jane.id, joe.id
     tour = client.get("/privacy/tour").get_data(as_text=True)
-    live = element(tour, "live-newsletter")
+    live = element_text(tour, "live-newsletter")
     assert (
         f"Your newsletter signup #{jane_id} (j***@example.org" in live
         and 'would be excluded from exports because: "don\'t share" was ticked on it; '
@@ -333,7 +303,7 @@ def test_tour_shows_why_this_browsers_signup_would_be_left_out_of_exports(app, c
     assert "would be included in a marketing export made now unless its address's own state says no" in joe_line
     jane_line = live[live.index(f"#{jane_id}") :]
     assert 'would be excluded from exports because: "don\'t share" was ticked on it;' in jane_line
-    sharing = element(client.get("/privacy/tour").get_data(as_text=True), "live-sharing")
+    sharing = element_text(client.get("/privacy/tour").get_data(as_text=True), "live-sharing")
     assert "an export made now would hold 1 record, 0 of them yours, 1 more unless" in sharing
 
 
@@ -348,37 +318,38 @@ def test_other_sources_figure_moves_the_same_for_a_known_and_a_new_address(app, 
         db.session.commit()
         link_id = link.id
     page = policy(client)
-    assert element(page, "evidence-other-sources").startswith("4 of the submissions we hold carry an email address.")
+    other_sources = element_text(page, "evidence-other-sources")
+    assert other_sources.startswith("4 of the submissions we hold carry an email address.")
     assert "evidence-granted" not in page  # nothing under an address without the mailed link
     stranger = app.test_client()
     figures = []
     for email in ("a@example.org", "new@example.org"):  # one more submission: a known address, then a new one
-        before = element(policy(stranger), "evidence-other-sources")
+        before = element_text(policy(stranger), "evidence-other-sources")
         response = submit(stranger, "/newsletter", {"email": email, "topics": ["offers"]})
         assert response.status_code == 303
-        figures.append((before.split()[0], element(policy(stranger), "evidence-other-sources").split()[0]))
+        figures.append((before.split()[0], element_text(policy(stranger), "evidence-other-sources").split()[0]))
     assert figures == [("4", "5"), ("5", "6")]
     with client.session_transaction() as session:
         session["my_data"] = {"link": link_id, "key": "n" * 32}
-    granted = element(policy(client), "evidence-granted")
+    granted = element_text(policy(client), "evidence-granted")
     assert granted.startswith("Under a***@example.org, which this browser opened:")
     assert "2 × Newsletter" in granted and "2 × Product registration" in granted
 
 
 def test_consent_panel_compares_the_acknowledged_version_with_the_current_one(app, client):
     page = policy(client)
-    assert element(page, "evidence-consent-version") == "none"
-    assert element(page, "evidence-banner") == "shown to this browser"
+    assert element_text(page, "evidence-consent-version") == "none"
+    assert element_text(page, "evidence-banner") == "shown to this browser"
     acknowledge(client)
     page = policy(client)
-    assert element(page, "evidence-consent-version") == POLICY_VERSION
-    assert element(page, "evidence-banner").startswith("acknowledged for the current version")
+    assert element_text(page, "evidence-consent-version") == POLICY_VERSION
+    assert element_text(page, "evidence-banner").startswith("acknowledged for the current version")
     with app.test_request_context():
         old = serializer("consent").dumps("2001-01")
     client.set_cookie("consent", old)
     page = policy(client)
-    assert element(page, "evidence-consent-version") == "2001-01"
-    assert "again: the policy changed" in element(page, "evidence-banner")
+    assert element_text(page, "evidence-consent-version") == "2001-01"
+    assert "again: the policy changed" in element_text(page, "evidence-banner")
 
 
 def test_access_clause_links_to_your_data_and_the_page_to_the_tour(client):

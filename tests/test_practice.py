@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_KEY
+from tests.support.apps import TEST_KEY
 from webshop import create_app
 from webshop.policy_text import CLAUSE_IDS
 from webshop.privacy import p3p

@@ -6,10 +6,11 @@ import stat
 import pytest
 from sqlalchemy import select
 
-from tests.forms import FORMS, send
-from tests.helpers import submit
+from tests.support.forms import FORMS, send
+from tests.support.pages import acknowledge_banner
+from tests.support.staff import add_recipient
 from webshop.db import db
-from webshop.models import LedgerEntry, Recipient, Visit
+from webshop.models import LedgerEntry, Visit
 from webshop.visits import flush
 from webshop.visits.writer import store_rows
 
@@ -39,7 +40,7 @@ def refused_visit_row(app) -> dict:
 
 
 def test_every_file_under_instance_is_private_under_umask_022(umask_022, app, client, runner, instance_path, database):
-    submit(client, "/", {"next": "/"}, action="/consent")
+    acknowledge_banner(client)
     client.get("/search?q=private")
     contact = next(case for case in FORMS if case.kind == "contact")
     assert send(client, app, contact).status_code == 303  # a copy of the mail goes to the outbox
@@ -62,15 +63,9 @@ def test_every_file_under_instance_is_private_under_umask_022(umask_022, app, cl
         assert mode == wanted, f"{kind} {name} is {mode:o}, not {wanted:o}"
 
 
-def add_recipient(app, name="Partner Ltd"):
-    with app.app_context():
-        db.session.add(Recipient(name=name, kind=Recipient.THIRD_PARTY))
-        db.session.commit()
-
-
 OUTPUT_COMMANDS = {
     "visits export": ["visits", "export", "-o"],
-    "share export": ["share", "export", "--recipient", "Partner Ltd", "--output"],
+    "share export": ["share", "export", "--recipient", "Partner Co", "--output"],
     "backup": ["backup", "--output"],
 }
 

@@ -7,19 +7,19 @@ mailed links, then opens the page as the person it concerns would.
 import pytest
 from sqlalchemy import select
 
-from tests.forms import FORMS, send
-from tests.staff import signed_in
-from tests.test_my_data import (
+from tests.support.forms import FORMS, send
+from tests.support.my_data import (
     CHANGE_LINK,
     JANE,
     NEWSLETTER_LINK,
     access_path,
-    acknowledge_banner,
     mails_to,
     open_access,
     path_in,
     post_on_everything,
 )
+from tests.support.pages import acknowledge_banner
+from tests.support.staff import signed_in
 from webshop.db import db
 from webshop.models import Submission, Subscription
 

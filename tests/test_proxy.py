@@ -7,10 +7,10 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.gunicorn_server import GunicornServer
-from tests.helpers import free_port
-from tests.nginx_server import HOST, Nginx, render_site
-from tests.slow_headers import SlowHeaders, probe_during
+from tests.support.gunicorn import GunicornServer
+from tests.support.nginx import HOST, Nginx, render_site
+from tests.support.ports import free_port
+from tests.support.slow_headers import SlowHeaders, probe_during
 from webshop.security import HEADERS
 
 pytestmark = [pytest.mark.slow, pytest.mark.only_database("sqlite", "postgresql")]

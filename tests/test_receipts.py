@@ -4,7 +4,7 @@ from datetime import UTC
 
 import pytest
 
-from tests.forms import FORMS, send, submissions
+from tests.support.forms import FORMS, send, submissions
 from webshop.db import db
 from webshop.models import Submission, utcnow
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.helpers import submit
+from tests.support.pages import submit
 
 EXPECTED = {
     "X-Content-Type-Options": "nosniff",
@@ -122,7 +122,7 @@ class TestTrustedHosts:
         base = {"base_url": "http://shop.example.org"}
         page = client.get("/newsletter", **base)
         assert page.status_code == 200
-        from tests.helpers import csrf_token_from
+        from tests.support.pages import csrf_token_from
 
         token = csrf_token_from(page.get_data(as_text=True))
         response = client.post(

@@ -3,9 +3,9 @@
 import re
 from http.cookies import SimpleCookie
 
-from tests.helpers import csrf_token_from
-from tests.staff import PASSWORD, create_staff
-from tests.test_cart import product_id
+from tests.support.cart import product_id
+from tests.support.pages import csrf_token_from
+from tests.support.staff import PASSWORD, create_staff
 from webshop.catalogue import seed_catalogue
 from webshop.db import db
 from webshop.models import Category, Product

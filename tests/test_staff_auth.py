@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
-from tests.conftest import TEST_KEY
-from tests.helpers import csrf_token_from, submit
-from tests.staff import PASSWORD, create_staff, sign_in, signed_in
+from tests.support.apps import TEST_KEY, empty_app
+from tests.support.pages import csrf_token_from, submit
+from tests.support.staff import PASSWORD, create_staff, sign_in, signed_in
 from webshop import create_app
 from webshop.db import db
 from webshop.models import SignInThrottle, StaffSession, StaffUser, utcnow
@@ -360,7 +360,6 @@ class TestRemovedStaff:
         from flask_migrate import upgrade
         from sqlalchemy import text
 
-        from tests.test_migrations import empty_app
         from webshop.db import MIGRATIONS_DIR
 
         with empty_app(database, request, tmp_path):

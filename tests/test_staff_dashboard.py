@@ -7,8 +7,8 @@ from datetime import datetime, time, timedelta
 import pytest
 from sqlalchemy import func
 
-from tests.helpers import csrf_token_from
-from tests.staff import signed_in, submission, visit
+from tests.support.pages import csrf_token_from, element_text
+from tests.support.staff import signed_in, submission, visit
 from webshop.db import db
 from webshop.models import AuditEvent, BoardPost, Order, Product, Visit, utcnow
 from webshop.popular import CACHE_KEY
@@ -66,12 +66,6 @@ def counted(app):
         return {"d1": d1.date().isoformat(), "d2": d2.date().isoformat(), "order_submission": order_signup.id}
 
 
-def text_of(html: str, element_id: str) -> str:
-    match = re.search(rf'id="{element_id}"[^>]*>(.*?)</', html, re.S)
-    assert match, element_id
-    return match.group(1).strip()
-
-
 def rows(html: str, table_id: str) -> list[list[str]]:
     table = re.search(rf'<table[^>]*id="{table_id}".*?<tbody>(.*?)</tbody>', html, re.S).group(1)
     return [
@@ -83,10 +77,10 @@ def rows(html: str, table_id: str) -> list[list[str]]:
 def test_dashboard_numbers_match_the_hand_count(app, client, counted):
     signed_in(app, client)
     html = client.get("/admin/").get_data(as_text=True)
-    assert text_of(html, "total-visits") == "10"
-    assert text_of(html, "total-visitors") == "2"
-    assert text_of(html, "total-ips") == "3"
-    assert text_of(html, "total-blocking") == "2 (20.0 %)"
+    assert element_text(html, "total-visits") == "10"
+    assert element_text(html, "total-visitors") == "2"
+    assert element_text(html, "total-ips") == "3"
+    assert element_text(html, "total-blocking") == "2 (20.0 %)"
     days = {r[0]: r[1:] for r in rows(html, "table-days")}
     assert len(days) == 30
     assert days[counted["d1"]] == ["4", "1", "1"]
@@ -110,7 +104,7 @@ def test_dashboard_numbers_match_the_hand_count(app, client, counted):
 def test_date_range_narrows_and_bad_dates_get_a_message(app, client, counted):
     signed_in(app, client)
     one_day = client.get(f"/admin/?from={counted['d2']}&to={counted['d2']}").get_data(as_text=True)
-    assert text_of(one_day, "total-visits") == "6"
+    assert element_text(one_day, "total-visits") == "6"
     assert len(rows(one_day, "table-days")) == 1
     for query, message in [
         ("from=yesterday", "The start date must look like 2025-01-31"),
@@ -129,7 +123,7 @@ def test_the_chats_background_updates_count_as_visits_but_not_as_page_views(app,
         db.session.commit()
     signed_in(app, client)
     html = client.get("/admin/").get_data(as_text=True)
-    assert text_of(html, "total-visits") == "31"
+    assert element_text(html, "total-visits") == "31"
     assert rows(html, "table-pages") == [["/chat", "1"]]
     log = client.get("/admin/visits?path=/chat/messages").get_data(as_text=True)
     assert log.count("/chat/messages</") >= 25  # every poll stays in the visit log

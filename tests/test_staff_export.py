@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import submit
-from tests.staff import signed_in, submission
+from tests.support.pages import submit
+from tests.support.staff import add_recipient, signed_in, submission, web_export
 from webshop.db import db
 from webshop.models import (
     AuditEvent,
@@ -33,21 +33,6 @@ STATUSES = [None, Subscription.PENDING, Subscription.CONFIRMED, Subscription.UNS
 @pytest.fixture
 def app_config():
     return {"VISITS_ENABLED": False}
-
-
-def add_recipient(app, name="Partner Co") -> int:
-    with app.app_context():
-        recipient = Recipient(name=name, kind=Recipient.AFFILIATE)
-        db.session.add(recipient)
-        db.session.commit()
-        return recipient.id
-
-
-def web_export(client, recipient_id, purpose="Spring offers", fmt="json"):
-    response = submit(client, "/admin/export", {"recipient": str(recipient_id), "purpose": purpose, "format": fmt})
-    assert response.status_code == 200, response.get_data(as_text=True)[:2000]
-    assert response.headers["Content-Disposition"].startswith("attachment;")
-    return response
 
 
 # --- The property --------------------------------------------------------------------------
@@ -76,7 +61,7 @@ worlds = st.tuples(records, st.lists(per_address, min_size=3, max_size=3))
 
 
 def may_be_shared(record, address) -> bool:
-    """SPEC §4 written out again, independently of webshop.rules."""
+    """The default-deny rules written out again, independently of webshop.rules."""
     if record["email"] is None or not record["proven"]:
         return False
     if record["no_share"] or record["blocking"] or record["erased"]:

@@ -4,9 +4,8 @@ import re
 
 import pytest
 
-from tests.helpers import csrf_token_from, submit
-from tests.smtp_server import smtp_server  # noqa: F401 (fixture)
-from tests.staff import signed_in, submission
+from tests.support.pages import csrf_token_from, submit
+from tests.support.staff import signed_in, submission
 from webshop.db import db
 from webshop.models import AuditEvent, EmailPreference, NoticeDelivery, Submission, Subscription, utcnow
 
@@ -51,10 +50,10 @@ def send(client, notice_url):
 
 class TestThroughSMTP:
     @pytest.fixture
-    def app_config(self, smtp_server):  # noqa: F811
+    def app_config(self, smtp_server):
         return {**smtp_server.config, "VISITS_ENABLED": False, "NOTICE_BATCH_SIZE": 2}
 
-    def test_notice_reaches_exactly_the_allowed_subscribers_once(self, app, client, audience, smtp_server):  # noqa: F811
+    def test_notice_reaches_exactly_the_allowed_subscribers_once(self, app, client, audience, smtp_server):
         signed_in(app, client)
         preview = submit(client, "/admin/notices", {"subject": "Hello", "body": "Preview me", "action": "preview"})
         assert "Preview me" in preview.get_data(as_text=True) and not smtp_server.messages
@@ -87,7 +86,7 @@ class TestThroughSMTP:
         app,
         client,
         audience,
-        smtp_server,  # noqa: F811
+        smtp_server,
     ):
         signed_in(app, client)
         notice_url = compose(client)

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from tests.support.visits import recorded
 from webshop import signing
 from webshop.cookies import serializer
 from webshop.db import db
@@ -34,16 +35,8 @@ COMBINED_RE = re.compile(
 REQUEST_LINE_RE = re.compile(r"^[A-Z]+ \S+ HTTP/\d\.\d$")
 
 
-def recorded(app) -> list[Visit]:
-    """Every stored visit, oldest first, after the writer stored what it holds."""
-    flush(app)
-    with app.app_context():
-        visits = db.session.execute(db.select(Visit).order_by(Visit.id)).scalars().all()
-        db.session.expunge_all()
-        return visits
-
-
-def acknowledge_banner(client, app):
+def consent_cookie(client, app):
+    """The cookie the banner's "OK" sets, set without a request (which would be a visit of its own)."""
     with app.app_context():
         client.set_cookie("consent", serializer("consent").dumps(POLICY_VERSION))
 
@@ -131,7 +124,7 @@ NOT_BLOCKING = [
 
 @pytest.mark.parametrize("headers", BLOCKING)
 def test_blocking_signal_leaves_no_ip_domain_or_visitor_id(app, client, headers):
-    acknowledge_banner(client, app)
+    consent_cookie(client, app)
     response = client.get("/", headers=headers)
     assert "visitor=" not in " ".join(response.headers.getlist("Set-Cookie"))
     [visit] = recorded(app)
@@ -142,7 +135,7 @@ def test_blocking_signal_leaves_no_ip_domain_or_visitor_id(app, client, headers)
 
 @pytest.mark.parametrize("headers", NOT_BLOCKING)
 def test_other_signal_values_are_ignored(app, client, headers):
-    acknowledge_banner(client, app)
+    consent_cookie(client, app)
     response = client.get("/", headers=headers)
     assert "visitor=" in " ".join(response.headers.getlist("Set-Cookie"))
     [visit] = recorded(app)
@@ -153,7 +146,7 @@ def test_other_signal_values_are_ignored(app, client, headers):
 
 def test_visitor_id_links_visits_only_after_the_banner_is_acknowledged(app, client):
     client.get("/")
-    acknowledge_banner(client, app)
+    consent_cookie(client, app)
     client.get("/")
     client.get("/cart")
     first, second, third = recorded(app)

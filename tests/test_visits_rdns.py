@@ -1,21 +1,13 @@
-"""Reverse DNS against real DNS servers on loopback (tests/dns_server.py)."""
+"""Reverse DNS against real DNS servers on loopback (tests/support/dns.py)."""
 
-import time
 
 import pytest
 
-from tests.dns_server import BlackHoleDNS, LoopbackDNS
-from tests.test_visits import recorded
+from tests.support.dns import BlackHoleDNS, wait_for_lookup
+from tests.support.visits import recorded
 from webshop.db import db
 from webshop.models import Submission
 from webshop.visits.identity import current_identity
-
-
-@pytest.fixture(scope="module")
-def dns_server():
-    server = LoopbackDNS().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -27,21 +19,11 @@ def black_hole():
 
 @pytest.fixture
 def app_config(dns_server):
-    return {"RDNS_ENABLED": True, "RDNS_NAMESERVERS": [dns_server.nameserver], "RDNS_TIMEOUT": 3}
+    return dns_server.config
 
 
 def resolver_of(app):
     return app.extensions["webshop.resolver"]
-
-
-def wait_for_lookup(app, ip):
-    """Wait until the background lookup of ``ip`` has finished (not a timing check)."""
-    resolver = resolver_of(app)
-    for _ in range(500):
-        if not resolver.pending(ip):
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"lookup of {ip} never finished")
 
 
 def visit_from(client, ip, path="/"):

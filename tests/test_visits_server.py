@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.gunicorn_server import GunicornServer
+from tests.support.gunicorn import GunicornServer
 
 pytestmark = pytest.mark.slow
 

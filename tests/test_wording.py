@@ -2,7 +2,7 @@
 
 import re
 
-from tests.helpers import submit
+from tests.support.pages import submit
 from webshop.text import plural
 
 

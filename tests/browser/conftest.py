@@ -1,22 +1,15 @@
 """Real Chromium (Debian's, driven by Playwright) against a live server.
 
-The live server is the real app on a real SQLite file, served by werkzeug
-in a thread on 127.0.0.1. Browser tests use SQLite only; the database
-behaviour itself is covered on both databases by the other tests.
+The live server (tests/support/live_server.py) is the real app on a real
+SQLite file, served by werkzeug in a thread on 127.0.0.1. Browser tests use
+SQLite only; the database behaviour itself is covered on both databases by
+the other tests.
 """
-
-import shutil
-import threading
-from contextlib import contextmanager
-from types import SimpleNamespace
 
 import pytest
 from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
 
-from tests.conftest import TEST_KEY
-from webshop import create_app
-from webshop.db import db
+from tests.support.live_server import serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -42,33 +35,6 @@ def playwright_browser():
 def live_config():
     """Extra configuration for the live server; override in a test module."""
     return {}
-
-
-@contextmanager
-def serving(sqlite_template, instance_path, config):
-    """The real app on a copy of the seeded SQLite file, served by werkzeug in a thread."""
-    db_file = instance_path / "webshop.sqlite3"
-    shutil.copy(sqlite_template, db_file)
-    app = create_app(
-        {
-            "SECRET_KEY": TEST_KEY,
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}",
-            "RDNS_ENABLED": False,
-            "RATELIMIT_ENABLED": False,
-            **config,
-        },
-        instance_path=str(instance_path),
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}", app=app, instance_path=instance_path)
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        with app.app_context():
-            db.engine.dispose()
 
 
 @pytest.fixture

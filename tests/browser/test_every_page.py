@@ -24,10 +24,11 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.browser.conftest import serving
-from tests.forms import FORMS, form_data, product_id
-from tests.helpers import csrf_token_from
-from tests.staff import PASSWORD, create_staff
+from tests.support.cart import product_id
+from tests.support.forms import FORMS, form_data
+from tests.support.live_server import serving
+from tests.support.pages import csrf_token_from
+from tests.support.staff import PASSWORD, create_staff
 from webshop.db import db
 from webshop.ledger import record_export
 from webshop.mail import outbox_messages

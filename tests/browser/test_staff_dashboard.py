@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.staff import PASSWORD, create_staff
+from tests.support.staff import PASSWORD, create_staff
 
 pytestmark = pytest.mark.browser
 

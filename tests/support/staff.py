@@ -1,13 +1,13 @@
-"""What the staff tests share: accounts, signing in, and rows made by hand."""
+"""What the staff tests share: accounts, signing in, recipients and exports, and rows made by hand."""
 
 import uuid
 from datetime import datetime
 
 from werkzeug.security import generate_password_hash
 
-from tests.helpers import submit
+from tests.support.pages import submit
 from webshop.db import db
-from webshop.models import StaffUser, Submission, Visit
+from webshop.models import Recipient, StaffUser, Submission, Visit
 
 PASSWORD = "a long staff password"
 
@@ -30,6 +30,23 @@ def signed_in(app, client, name="alice"):
     response = sign_in(client, name)
     assert response.status_code == 303, response.get_data(as_text=True)
     return client
+
+
+def add_recipient(app, name="Partner Co") -> int:
+    """A recipient staff may export to; its id."""
+    with app.app_context():
+        recipient = Recipient(name=name, kind=Recipient.AFFILIATE)
+        db.session.add(recipient)
+        db.session.commit()
+        return recipient.id
+
+
+def web_export(client, recipient_id, purpose="Spring offers", fmt="json"):
+    """Export to ``recipient_id`` from the staff export page, signed in as ``client``; the download."""
+    response = submit(client, "/admin/export", {"recipient": str(recipient_id), "purpose": purpose, "format": fmt})
+    assert response.status_code == 200, response.get_data(as_text=True)[:2000]
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    return response
 
 
 def visit(

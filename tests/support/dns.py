@@ -8,6 +8,7 @@ UDP socket that receives queries and never answers.
 
 import socket
 import threading
+import time
 
 from dnslib import AAAA, PTR, QTYPE, RCODE, RR, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
@@ -76,6 +77,11 @@ class LoopbackDNS:
     def nameserver(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def config(self) -> dict:
+        """The app settings that turn reverse DNS on against this server."""
+        return {"RDNS_ENABLED": True, "RDNS_NAMESERVERS": [self.nameserver], "RDNS_TIMEOUT": 3}
+
     def start(self):
         self.server.start_thread()
         return self
@@ -110,3 +116,13 @@ class BlackHoleDNS:
 
     def stop(self):
         self.sock.close()
+
+
+def wait_for_lookup(app, ip):
+    """Wait until the app's background lookup of ``ip`` has finished (not a timing check)."""
+    resolver = app.extensions["webshop.resolver"]
+    for _ in range(500):
+        if not resolver.pending(ip):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"lookup of {ip} never finished")

@@ -3,10 +3,11 @@
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from tests.helpers import submit
+from tests.support.cart import add_to_cart, product_id
+from tests.support.pages import submit
 from webshop.db import db
 from webshop.mail import outbox_messages
-from webshop.models import Product, Submission
+from webshop.models import Submission
 
 
 @dataclass(frozen=True)
@@ -76,11 +77,6 @@ FORMS = [
 FORM_IDS = [case.kind for case in FORMS]
 
 
-def product_id(app, slug="hush-anc") -> int:
-    with app.app_context():
-        return db.session.execute(db.select(Product.id).where(Product.slug == slug)).scalar_one()
-
-
 def form_data(app, case: FormCase, **changes) -> dict:
     data = dict(case.good)
     if data.get("product") == "PRODUCT":
@@ -91,16 +87,19 @@ def form_data(app, case: FormCase, **changes) -> dict:
     return {name: value for name, value in data.items() if value is not None}
 
 
-def fill_cart(client, app):
-    submit(client, "/product/hush-anc", {"product_id": product_id(app), "quantity": 1}, action="/cart/add")
-
-
 def send(client, app, case: FormCase, **changes):
     """Post ``case``'s form with good data changed by ``changes`` (None removes a field)."""
     if case.needs_cart:
-        fill_cart(client, app)
+        add_to_cart(client, app)
     headers = changes.pop("headers", None)
     return submit(client, case.url, form_data(app, case, **changes), headers=headers)
+
+
+def sign_up(client, app, **changes):
+    """Sign up for the newsletter with good data changed by ``changes``; the form was accepted."""
+    response = send(client, app, next(case for case in FORMS if case.kind == "newsletter"), **changes)
+    assert response.status_code == 303
+    return response
 
 
 def submissions(app, kind: str | None = None) -> list[Submission]:

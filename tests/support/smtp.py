@@ -4,11 +4,10 @@ import threading
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
-import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from tests.helpers import free_port
+from tests.support.ports import free_port
 
 
 class Recorder:
@@ -64,10 +63,3 @@ class SMTPServer:
     def recipients(self) -> list[list[str]]:
         with self.recorder.lock:
             return [list(e.rcpt_tos) for e in self.recorder.envelopes]
-
-
-@pytest.fixture
-def smtp_server():
-    server = SMTPServer().start()
-    yield server
-    server.stop()

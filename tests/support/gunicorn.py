@@ -2,15 +2,15 @@
 
 import os
 import signal
-import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from tests.helpers import free_port
+from tests.support import processes
+from tests.support.ports import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 
 
@@ -39,7 +39,10 @@ class GunicornServer:
             "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers), self.app,
         ]
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=log)
+            # SIGQUIT is gunicorn's quick stop, for a run that is interrupted (tests/support/processes.py).
+            self.process = processes.start(
+                command, "gunicorn", signal.SIGQUIT, cwd=ROOT, env=self.env, stdout=log, stderr=log
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -58,15 +61,16 @@ class GunicornServer:
         return [int(pid) for pid in children.split()]
 
     def stop(self, timeout: float = 60):
-        """Graceful stop (SIGTERM), as a service manager does it."""
+        """Graceful stop (SIGTERM to the master), as a service manager does it."""
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(timeout=timeout)
+        self.kill()  # nothing is left of the group by now; this forgets it
 
     def kill(self):
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        """SIGKILL the master and every worker."""
+        if self.process:
+            processes.stop(self.process, signal.SIGKILL)
 
 
 def _json(value) -> str:

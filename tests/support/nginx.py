@@ -7,7 +7,9 @@ import subprocess
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import processes
+
+ROOT = Path(__file__).resolve().parents[2]
 HOST = "shop.example.org"
 
 
@@ -52,8 +54,10 @@ http {{
     def start(self, port: int):
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         with open(self.folder / "stderr.log", "wb") as log:
-            self.process = subprocess.Popen(
+            self.process = processes.start(
                 [nginx, "-c", str(self.folder / "nginx.conf"), "-p", str(self.folder)],
+                "nginx",
+                signal.SIGTERM,  # nginx's fast shutdown
                 stdout=subprocess.DEVNULL,
                 stderr=log,
             )
@@ -64,11 +68,13 @@ http {{
                 return self
             except OSError:
                 time.sleep(0.05)
-        self.process.kill()
-        self.process.wait()
+        processes.stop(self.process, signal.SIGKILL)
         raise RuntimeError((self.folder / "stderr.log").read_text() or "nginx did not start")
 
     def stop(self):
+        """Graceful stop (SIGQUIT): open requests are answered first."""
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGQUIT)
             self.process.wait(timeout=10)
+        if self.process:
+            processes.stop(self.process)  # nothing is left of the group by now; this forgets it
