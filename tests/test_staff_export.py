@@ -1,8 +1,10 @@
 """The marketing export is default-deny, and every export is written to the sharing ledger exactly."""
 
 import csv
+import html
 import io
 import json
+import re
 from datetime import datetime
 
 import pytest
@@ -23,7 +25,7 @@ from webshop.models import (
     Subscription,
     utcnow,
 )
-from webshop.rules import notice_audience
+from webshop.rules import SHARING, notice_audience
 
 EMAILS = ["ann@example.org", "ben@example.org", "cat@example.org", None]
 KINDS = ["order", "newsletter", "survey", "registration", "contact", "board", "chat"]
@@ -265,3 +267,11 @@ def test_staff_add_recipients_and_names_stay_unique(app, client):
     with app.app_context():
         [recipient] = db.session.execute(db.select(Recipient)).scalars().all()
         assert (recipient.name, recipient.kind) == ("Partner Co", "affiliate")
+
+
+def test_export_page_states_every_rule_the_export_applies(app, client, shared_world):
+    signed_in(app, client)
+    page = client.get("/admin/export").get_data(as_text=True)
+    listed = re.findall(r"<li>(.*?)</li>", page.split('id="export-rules"', 1)[1].split("</ul>", 1)[0], re.S)
+    assert [html.unescape(item.strip()) for item in listed] == [rule.reason for rule in SHARING.rules]
+    assert '<strong id="shareable-count">2</strong>' in page  # ann's order and ben's survey, as exported above

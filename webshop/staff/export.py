@@ -20,7 +20,7 @@ from ..db import db
 from ..fields import PlainText
 from ..ledger import record_export
 from ..models import LedgerEntry, Recipient, Submission, audit
-from ..rules import shareable_submissions
+from ..rules import SHARING, shareable_submissions
 from .auth import bp, staff_actor
 
 EXPORT_FIELDS = ("email", "name", "kind", "date")
@@ -154,7 +154,9 @@ def export():
     shareable = db.session.execute(
         shareable_submissions().with_only_columns(db.func.count()).order_by(None)
     ).scalar_one()
-    return render_template("staff/export.html", form=form, has_recipients=bool(choices), shareable=shareable)
+    return render_template(
+        "staff/export.html", form=form, has_recipients=bool(choices), shareable=shareable, rules=SHARING.rules
+    )
 
 
 @bp.get("/ledger")
