@@ -1,6 +1,6 @@
 """Every table the shop keeps, one module per area.
 
-``catalogue`` (products), ``submissions`` (the personal-information forms and
+``catalogue`` (products), ``consent`` (the consent log), ``submissions`` (the personal-information forms and
 what each keeps), ``orders``, ``audit``, ``visits`` (the visit log and retired
 visitor ids), ``access`` ("your data" links), ``sharing`` (recipients and the
 export ledger) and ``staff``. Import models from here.
@@ -10,6 +10,7 @@ from ..db import utcnow
 from .access import AccessLink
 from .audit import AuditEvent, audit
 from .catalogue import Category, Product
+from .consent import ConsentDecision
 from .orders import Order, OrderLine
 from .sharing import LedgerEntry, LedgerItem, Recipient
 from .staff import Notice, NoticeDelivery, SignInThrottle, StaffSession, StaffUser
@@ -36,6 +37,7 @@ __all__ = [
     "BoardPost",
     "Category",
     "ChatMessage",
+    "ConsentDecision",
     "EmailPreference",
     "LedgerEntry",
     "LedgerItem",

@@ -51,6 +51,14 @@ class Submission(db.Model):
     # nor reaches marketing (webshop.rules), and its visits are not joined
     # to the address's records.
     proven_at: Mapped[datetime | None]
+    # The consent receipt exactly as given when the submission was made: the
+    # JSON text served at /receipt/<id>.json and signed at /receipt/<id>.jwt.
+    # Never rebuilt; erasure removes it, since it names the person.
+    receipt_document: Mapped[str | None] = mapped_column(Text)
+    # When the browser that sent it withdrew consent (or sent a blocking
+    # signal later): from then on it is not shareable and its receipt is
+    # REVOKED. What was shared before stays in the ledger, which says so.
+    withdrawn_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_submission_email", "email"),
@@ -107,6 +115,10 @@ class Subscription(db.Model):
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
+    # The address of the request that followed the confirmation link (listmonk's record_optin_ip).
+    confirmed_ip: Mapped[str | None] = mapped_column(String(45))
+    # Set while the subscriber has paused every mail from the preference centre.
+    paused_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
 
     submission: Mapped[Submission | None] = relationship()
