@@ -11,10 +11,16 @@ Limits are counted per client address, ``request.remote_addr`` (after
 recording uses. A browser that sends a blocking signal is limited by its
 address too, but nothing about it is stored: the limiter keeps only a keyed
 hash of the address, for the length of the window, in its own storage and
-never in the database. Counters live in memory by default
-(``RATELIMIT_STORAGE_URI = "memory://"``), which is per worker process;
-several workers or hosts share one count through shared storage, e.g.
-``FLASK_RATELIMIT_STORAGE_URI=redis://redis.internal:6379/0``.
+never in the database.
+
+Counters live in memory by default (``RATELIMIT_STORAGE_URI =
+"memory://"``), which is per worker process: with two workers a client can
+make up to twice each limit, and the shop says so in its log at start.
+Limits are exact across workers and hosts with Redis, e.g.
+``FLASK_RATELIMIT_STORAGE_URI=redis://redis.internal:6379/0`` (the client
+is in requirements.txt). If Redis goes away, pages keep working: the
+limiter falls back to per-worker memory, logs "Rate limit storage
+unreachable", and goes back to Redis when it answers again.
 
 The limiter is created here unbound, like every extension, and bound by
 :func:`init_app`. A process serves one application; binding it to another
@@ -23,6 +29,7 @@ The limiter is created here unbound, like every extension, and bound by
 
 import hashlib
 import hmac
+import logging
 import time
 
 from flask import current_app, request
@@ -34,6 +41,8 @@ CONFIG = {
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_STRATEGY": "fixed-window",
+    # When the shared storage is out of reach, count in this worker's memory rather than fail the request.
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
 }
 
 
@@ -45,6 +54,7 @@ def client_key() -> str:
 
 
 limiter = Limiter(client_key)
+log = logging.getLogger(__name__)
 
 
 def configured(name: str):
@@ -67,4 +77,9 @@ def too_many_requests(error: RateLimitExceeded):
 
 def init_app(app):
     limiter.init_app(app)  # off when RATELIMIT_ENABLED is false
+    if app.config["RATELIMIT_ENABLED"] and app.config["RATELIMIT_STORAGE_URI"].startswith("memory:"):
+        log.info(
+            "rate limits are counted in memory, per worker process: each worker allows the full limit; "
+            "set RATELIMIT_STORAGE_URI=redis://... for limits that are exact across workers and hosts"
+        )
     app.register_error_handler(RateLimitExceeded, too_many_requests)

@@ -98,6 +98,8 @@ def init_app(app):
             },
             "loggers": {
                 "webshop": {"level": app.config["LOG_LEVEL"], "handlers": ["stderr"], "propagate": True},
+                # Says when the shared rate-limit storage is out of reach and limits fall back to memory.
+                "flask-limiter": {"level": "WARNING", "handlers": ["stderr"], "propagate": True},
             },
         }
     )

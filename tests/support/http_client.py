@@ -1,0 +1,32 @@
+"""A browser's cookie jar and the requests it makes, over real HTTP, for tests against a running server."""
+
+import urllib.parse
+import urllib.request
+from http.cookiejar import CookieJar
+
+from tests.support.pages import csrf_token_from
+
+
+class Browser:
+    """A browser's cookie jar and the requests it makes (redirects followed)."""
+
+    def __init__(self, base: str, jar: CookieJar | None = None):
+        self.base = base
+        self.jar = jar or CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def get(self, path: str) -> tuple[str, str]:
+        with self.opener.open(self.base + path, timeout=30) as response:
+            return response.geturl(), response.read().decode()
+
+    def post(self, path: str, data: dict) -> tuple[str, str]:
+        body = urllib.parse.urlencode(data, doseq=True).encode()
+        with self.opener.open(self.base + path, data=body, timeout=30) as response:
+            return response.geturl(), response.read().decode()
+
+    def submit(self, page: str, data: dict, action: str | None = None) -> tuple[str, str]:
+        _url, html = self.get(page)
+        return self.post(action or page, {"csrf_token": csrf_token_from(html), **data})
+
+    def cookie(self, name: str) -> str | None:
+        return next((c.value for c in self.jar if c.name == name), None)
