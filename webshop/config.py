@@ -189,7 +189,7 @@ def finish(app) -> None:
         db_path = Path(app.instance_path) / "webshop.sqlite3"
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_path}"
 
-    for name in ("TRUSTED_PROXIES", "VISIT_RETENTION_DAYS"):
+    for name in ("TRUSTED_PROXIES", "VISIT_RETENTION_DAYS", "IP_RETENTION_DAYS"):
         try:
             value = int(config[name])
         except (TypeError, ValueError):

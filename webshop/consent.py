@@ -9,7 +9,7 @@ the banner was acknowledged for the current policy version.
 from flask import Blueprint, current_app, g, redirect, request
 
 from . import cookies
-from .policy_text import POLICY_VERSION
+from .policy_text import POLICY_VERSION, changes_since
 from .responses import current_path, safe_next
 
 bp = Blueprint("consent", __name__)
@@ -67,4 +67,5 @@ def init_app(app):
             "show_banner": not g.get("consent_acknowledged", True),
             "current_path": current_path,
             "policy_version": POLICY_VERSION,
+            "policy_changes": changes_since(g.consent_version) if g.get("consent_version") else (),
         }

@@ -1,15 +1,85 @@
-"""The text of the store's privacy policy: its version and one clause per practice, each with a stable id.
+"""The text of the store's privacy policy: its revisions and one clause per practice, each with a stable id.
 
 The ids are the anchors of ``/privacy`` and the keys of the practice map;
-the wording is the store's own. Every submission records the version it was
-sent under, and raising ``POLICY_VERSION`` shows the consent banner again to
-everyone who acknowledged an older version. The pages that show the policy
-are in :mod:`webshop.privacy`.
+the wording is the store's own. ``REVISIONS`` is the policy's changelog,
+oldest first; the last one is ``POLICY_VERSION``. Every submission records
+the version it was sent under, and adding a revision shows the consent
+banner again to everyone who acknowledged an older version, with what
+changed since theirs. The pages that show the policy are in
+:mod:`webshop.privacy`.
 """
 
 from dataclasses import dataclass
+from datetime import date
 
-POLICY_VERSION = "2026-12"
+
+@dataclass(frozen=True)
+class PolicyRevision:
+    """One published version of the policy: when it took effect and what changed in it."""
+
+    version: str  # at most 20 characters (the column every submission stores it in)
+    date: date
+    changes: tuple[str, ...]
+
+
+REVISIONS = [
+    PolicyRevision(
+        "2026-11",
+        date(2026, 11, 26),
+        ("The first version of this policy, clause by clause, each beside its live evidence.",),
+    ),
+    PolicyRevision(
+        "2026-12",
+        date(2026, 12, 2),
+        (
+            "Sharing: we share or use for marketing only what was sent by someone who proved "
+            "the address is theirs.",
+            "Cookies: our cookies work like a key, so what a cookie alone opens is shortened.",
+            "Your data: the page for this browser and the page for an email address, and what each shows.",
+        ),
+    ),
+    PolicyRevision(
+        "2026-12-02",
+        date(2026, 12, 2),
+        (
+            "You may decline on the banner, which counts as blocking technology, and change your "
+            "mind at any time.",
+            "Every choice you make on the banner is kept in a consent log you can read.",
+            "You can make us forget this browser without giving an email address.",
+            "Receipts are frozen when given and signed, so anyone can check them.",
+            "Full IP addresses are kept for a set number of days, then shortened to their network.",
+            "Newsletter subscribers have a preference centre: change topics, pause or unsubscribe.",
+        ),
+    ),
+]
+POLICY_VERSION = REVISIONS[-1].version
+VERSIONS = [revision.version for revision in REVISIONS]
+
+
+def changes_since(version: str | None) -> list[PolicyRevision]:
+    """The revisions published after ``version``, oldest first.
+
+    A version this list does not hold (none, a tampered cookie, a version
+    from before the changelog) gives every revision: there is no telling
+    which of them its holder read.
+    """
+    if version in VERSIONS:
+        return REVISIONS[VERSIONS.index(version) + 1 :]
+    return list(REVISIONS)
+
+
+def ip_retention_text(days: int) -> str:
+    """The policy's sentence on how long full IP addresses are kept, for ``IP_RETENTION_DAYS``."""
+    if days == 0:
+        kept = "We do not keep your full IP address: it is shortened at once"
+    else:
+        kept = f"We keep your full IP address for {days} {'day' if days == 1 else 'days'}; after that it is shortened"
+    return (
+        f"{kept} to its network, the first three numbers of an IPv4 address (a /24) or the first "
+        "three groups of an IPv6 address (a /48), in our visit log, with what you send us and in "
+        "newsletter confirmations. Our domain name lookup uses the full address while your request "
+        "is being answered."
+    )
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,10 @@ PTR name often spells the whole address), no query string (where search
 words live), and what people typed only by its first character
 (``j***@example.com``). The full values are shown behind the link mailed
 to the address.
+
+The same network is what is stored once a full address is no longer kept
+(``IP_RETENTION_DAYS``): :func:`truncated_ip` for the purge and the
+exports, :func:`stored_ip` for new rows.
 """
 
 import ipaddress
@@ -19,17 +23,46 @@ DOMAIN_LABELS = 2
 
 
 def short_ip(value: str | None) -> str | None:
-    """``value``'s network, such as ``203.0.113.0/24``; ``hidden`` if it is not one IP address."""
+    """``value``'s network, such as ``203.0.113.0/24``; ``hidden`` if it is not one IP address.
+
+    A value already shortened (``203.0.113.0/24``, as stored once full
+    addresses are no longer kept) comes back as it is.
+    """
     if not value:
         return None
     try:
         address = ipaddress.ip_address(value)
     except ValueError:
-        return HIDDEN
+        return value if is_short_ip(value) else HIDDEN
     if address.version == 6 and address.ipv4_mapped:
         address = address.ipv4_mapped
     network = ipaddress.ip_network(f"{address}/{PREFIX[address.version]}", strict=False)
     return str(network)
+
+
+def is_short_ip(value: str) -> bool:
+    """True if ``value`` is a network as :func:`short_ip` writes it (or a narrower cut of one)."""
+    if "/" not in value:
+        return False
+    try:
+        network = ipaddress.ip_network(value)
+    except ValueError:
+        return False
+    return network.prefixlen <= PREFIX[network.version]
+
+
+def truncated_ip(value: str | None) -> str | None:
+    """What is stored once a full address is no longer kept: its network (``203.0.113.0/24``,
+    ``2001:db8:85a3::/48``); a value already shortened stays as it is, and one that is
+    neither an address nor such a network becomes ``None`` (unknown)."""
+    shortened = short_ip(value)
+    return None if shortened == HIDDEN else shortened
+
+
+def stored_ip(value: str | None, retention_days: int) -> str | None:
+    """The address to store for a new row: the full one while full addresses are kept at
+    all, its network from the start when ``IP_RETENTION_DAYS`` is 0."""
+    return value if retention_days > 0 else truncated_ip(value)
 
 
 def short_domain(value: str | None) -> str | None:

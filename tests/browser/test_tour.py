@@ -11,6 +11,7 @@ from webshop import visits
 from webshop.db import db
 from webshop.mail import outbox_messages
 from webshop.models import Submission, Visit
+from webshop.policy_text import POLICY_VERSION
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +34,8 @@ def test_a_reviewer_walks_the_whole_tour(live_server, page, new_page):
     page.get_by_role("button", name="OK, got it").click()
     expect(page.locator("#consent-banner")).to_have_count(0)  # closed once the shop stored the answer
     back_to_tour(page, base)
-    expect(page.locator("#live-banner")).to_contain_text("Banner acknowledged for the current version (2026-12): yes")
+    acknowledged = f"Banner acknowledged for the current version ({POLICY_VERSION}): yes"
+    expect(page.locator("#live-banner")).to_contain_text(acknowledged)
     visitor_id = page.locator("#live-banner code").inner_text()
 
     # 2. The cart, decoded.

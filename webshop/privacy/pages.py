@@ -5,7 +5,7 @@ import json
 from flask import Blueprint, current_app, make_response, render_template
 
 from ..cookies import REGISTRY
-from ..policy_text import CLAUSES, POLICY_VERSION
+from ..policy_text import CLAUSES, POLICY_VERSION, REVISIONS, ip_retention_text
 from ..responses import no_store
 from . import evidence, practice, tour
 
@@ -21,6 +21,8 @@ def policy():
                 "privacy/policy.html",
                 clauses=CLAUSES,
                 version=POLICY_VERSION,
+                revisions=REVISIONS,
+                ip_retention=ip_retention_text(current_app.config["IP_RETENTION_DAYS"]),
                 cookie_registry=REGISTRY.values(),
                 practices=practice.PRACTICES,
                 evidence=evidence.gather(),

@@ -47,6 +47,8 @@ def refs(path: str, *names: str) -> tuple[CodeRef, ...]:
 EVIDENCE = "tests/test_policy_evidence.py"
 PROOF = "tests/test_address_proof.py"
 TOUR = "tests/browser/test_tour.py::test_a_reviewer_walks_the_whole_tour"
+MINIMISATION = "tests/test_ip_minimisation.py"
+REVISIONS = "tests/test_policy_revisions.py"
 
 PRACTICES: dict[str, Practice] = {
     p.clause: p
@@ -58,6 +60,9 @@ PRACTICES: dict[str, Practice] = {
                 "user agent, referrer, visitor id",
                 "Reverse DNS off the request path, kept as confirmed only when the forward lookup matches",
                 "Visit log export in Apache combined format (flask visits export)",
+                "Full IP addresses kept IP_RETENTION_DAYS, then cut to their network (IPv4 /24, IPv6 /48) "
+                "by flask visits purge in visits, submissions and newsletter confirmations; with 0, stored cut "
+                "from the start; exports write addresses past the period cut even before the purge runs",
             ),
             routes=("/privacy", "/my-data"),
             code=(
@@ -66,6 +71,9 @@ PRACTICES: dict[str, Practice] = {
                 *refs("webshop/visits/rdns.py", "DomainResolver.resolve"),
                 *refs("webshop/visits/writer.py", "VisitWriter"),
                 *refs("webshop/privacy/evidence.py", "this_request", "recent_visits"),
+                *refs("webshop/shorten.py", "truncated_ip", "stored_ip"),
+                *refs("webshop/visits/cli.py", "purge_command", "truncate_addresses", "exported_ip"),
+                *refs("webshop/policy_text.py", "ip_retention_text"),
             ),
             tests=(
                 "tests/test_visits.py::test_each_page_request_records_one_row_with_what_was_asked",
@@ -74,6 +82,13 @@ PRACTICES: dict[str, Practice] = {
                 "tests/test_proxy.py::test_recorded_ip_is_the_real_source_address_not_a_forged_header",
                 f"{EVIDENCE}::test_collect_ip_panel_shows_the_address_of_this_request_and_its_stored_visits",
                 f"{EVIDENCE}::TestWithReverseDNS::test_collect_ip_panel_shows_the_domain_and_whether_it_is_confirmed",
+                f"{MINIMISATION}::test_purge_shortens_addresses_older_than_the_ip_retention_period_and_keeps_newer_ones",
+                f"{MINIMISATION}::test_purge_reads_due_rows_in_batches_and_leaves_unreadable_values_unknown",
+                f"{MINIMISATION}::test_with_zero_days_purge_shortens_every_address_and_new_rows_are_stored_shortened",
+                f"{MINIMISATION}::test_with_zero_days_the_domain_is_still_looked_up_by_the_full_address",
+                f"{MINIMISATION}::test_visit_export_writes_addresses_past_the_retention_period_shortened_before_any_purge",
+                f"{MINIMISATION}::test_goaccess_reads_every_shortened_host_field",
+                f"{MINIMISATION}::test_policy_states_the_configured_ip_retention",
                 TOUR,
             ),
         ),
@@ -289,6 +304,8 @@ PRACTICES: dict[str, Practice] = {
             "consent",
             features=(
                 "A consent banner linking to the policy, remembered per policy version",
+                "The policy's revisions kept as data; a returning visitor's banner lists what changed since "
+                "the version they acknowledged, and /privacy shows the whole history",
                 "A consent line beside every submit button",
                 "A consent receipt (Kantara v1.1 fields) for every submission, as a page, JSON and mail",
             ),
@@ -297,6 +314,7 @@ PRACTICES: dict[str, Practice] = {
                 *refs("webshop/consent.py", "read_signals", "acknowledge"),
                 *refs("webshop/submissions.py", "receipt_data", "receipt_message"),
                 *refs("webshop/privacy/evidence.py", "consent_state"),
+                *refs("webshop/policy_text.py", "PolicyRevision", "changes_since"),
             ),
             tests=(
                 "tests/test_security.py::test_consent_banner_shows_until_acknowledged_and_returns_to_the_page",
@@ -304,6 +322,9 @@ PRACTICES: dict[str, Practice] = {
                 "tests/test_forms_common.py::test_consent_line_beside_the_submit_button_links_to_a_policy_clause",
                 "tests/test_receipts.py::test_receipt_json_has_the_kantara_fields",
                 f"{EVIDENCE}::test_consent_panel_compares_the_acknowledged_version_with_the_current_one",
+                f"{REVISIONS}::test_a_visitor_two_versions_behind_sees_what_changed_in_both_newer_revisions_only",
+                f"{REVISIONS}::test_a_signed_version_the_changelog_does_not_know_sees_every_revision",
+                f"{REVISIONS}::test_privacy_lists_every_revision_with_its_date_and_changes_and_marks_the_current_one",
                 TOUR,
             ),
         ),

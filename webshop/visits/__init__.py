@@ -19,6 +19,9 @@ __all__ = ["init_app", "flush", "shutdown", "stop_all"]
 CONFIG = {
     "VISITS_ENABLED": True,
     "VISIT_RETENTION_DAYS": 90,
+    # Days a full IP address is kept before `flask visits purge` cuts it to its
+    # network (IPv4 /24, IPv6 /48); 0 stores only the network from the start.
+    "IP_RETENTION_DAYS": 30,
     "RDNS_ENABLED": True,
     "RDNS_NAMESERVERS": [],
     "RDNS_TIMEOUT": 2.0,

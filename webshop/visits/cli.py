@@ -8,17 +8,19 @@ import sys
 import tempfile
 from contextlib import nullcontext
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from ..db import db, utc_text
-from ..models import Visit, utcnow
+from ..models import Submission, Subscription, Visit, utcnow
 from ..private_files import create_output
+from ..shorten import truncated_ip
 from .redact import escape_log_item
 from .writer import flush, recover_orphans, spool_dir
 
@@ -32,6 +34,15 @@ PATH_SAFE = "/:@!$&'()*+,;=-._~"
 # with 0.0.0.0, an address no client can have.
 NO_ADDRESS = "0.0.0.0"
 REPORT_FILE = "visits-report.html"
+# Rows read and shortened per transaction by the purge: memory stays flat
+# however many rows are due, and no lock is held for long.
+TRUNCATE_BATCH = 2000
+# Where full IP addresses are stored: (table, its address column, the time it was recorded).
+ADDRESS_COLUMNS = (
+    ("visits", Visit, Visit.ip, Visit.time),
+    ("submissions", Submission, Submission.ip, Submission.created_at),
+    ("newsletter confirmations", Subscription, Subscription.confirmed_ip, Subscription.confirmed_at),
+)
 
 
 @click.group("visits")
@@ -55,7 +66,12 @@ def store_spooled_visits():
 )
 @with_appcontext
 def purge_command(older_than):
-    """Delete visits older than the retention period."""
+    """Delete visits older than the retention period; shorten IP addresses older than IP_RETENTION_DAYS.
+
+    Shortening cuts an address to its network (IPv4 /24, IPv6 /48) in
+    visits, submissions and newsletter confirmations. Running it again
+    changes nothing more.
+    """
     days = current_app.config["VISIT_RETENTION_DAYS"] if older_than is None else older_than
     store_spooled_visits()
     cutoff = utcnow() - timedelta(days=days)
@@ -64,18 +80,72 @@ def purge_command(older_than):
     click.echo(
         f"Deleted {result.rowcount} visits older than {days} days (before {cutoff:%Y-%m-%d %H:%M} UTC)."
     )
+    ip_days = current_app.config["IP_RETENTION_DAYS"]
+    ip_cutoff = full_ip_cutoff()
+    counts = {name: truncate_addresses(model, column, time, ip_cutoff) for name, model, column, time in ADDRESS_COLUMNS}
+    detail = ", ".join(f"{name}: {count}" for name, count in counts.items())
+    when = "at once" if ip_cutoff is None else f"older than {ip_days} days"
+    click.echo(f"Shortened {sum(counts.values())} IP addresses kept {when} to /24 (IPv4) and /48 (IPv6) ({detail}).")
+
+
+def full_ip_cutoff() -> datetime | None:
+    """The time before which an address is kept only as its network; None: every address."""
+    days = current_app.config["IP_RETENTION_DAYS"]
+    return None if days == 0 else utcnow() - timedelta(days=days)
+
+
+def exported_ip(visit, cutoff: datetime | None) -> str | None:
+    """The visit's address as an export writes it: shortened once it is past ``IP_RETENTION_DAYS``,
+    whether or not the purge has run yet."""
+    if visit.ip and (cutoff is None or visit.time < cutoff):
+        return truncated_ip(visit.ip)
+    return visit.ip
+
+
+def truncate_addresses(model, column, time, cutoff) -> int:
+    """Cut every full address in ``column`` recorded before ``cutoff`` (all, if None) to its network.
+
+    Rows are read in primary-key order, ``TRUNCATE_BATCH`` at a time, and
+    each batch is updated by primary key and committed. A value already
+    shortened is not read again; one that is not an address is stored as
+    unknown. Returns how many rows changed.
+    """
+    conditions = [column.is_not(None), column.not_like("%/%")]
+    if cutoff is not None:
+        conditions.append(time < cutoff)
+    changed, last_id = 0, 0
+    while True:
+        batch = db.session.execute(
+            select(model.id, column).where(*conditions, model.id > last_id).order_by(model.id).limit(TRUNCATE_BATCH)
+        ).all()
+        if not batch:
+            return changed
+        last_id = batch[-1][0]
+        db.session.execute(update(model), [{"id": row_id, column.key: truncated_ip(ip)} for row_id, ip in batch])
+        db.session.commit()
+        changed += len(batch)
 
 
 def apache_time(when: datetime) -> str:
     return f"[{when.day:02d}/{MONTHS[when.month - 1]}/{when.year}:{when:%H:%M:%S} +0000]"
 
 
-def combined_line(visit, hostnames: bool) -> str:
+def network_address(ip: str | None) -> str | None:
+    """``203.0.113.0`` for ``203.0.113.0/24``: the host field of a log line must be one address."""
+    return ip.partition("/")[0] if ip else ip
+
+
+def combined_line(visit, hostnames: bool, cutoff: datetime | None) -> str:
     """One line of the Apache combined log format:
 
     ``%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"``
+
+    A shortened address is written as the first address of its network
+    (``203.0.113.0``, ``2001:db8:85a3::``), as GoAccess's ``--anonymize-ip``
+    writes one, since log analysers read the host field as one address.
     """
-    host = (visit.domain if hostnames and visit.domain_confirmed else None) or visit.ip or NO_ADDRESS
+    ip = network_address(exported_ip(visit, cutoff))
+    host = (visit.domain if hostnames and visit.domain_confirmed else None) or ip or NO_ADDRESS
     target = quote(visit.path, safe=PATH_SAFE) + (f"?{visit.query}" if visit.query else "")
     request_line = f"{visit.method} {target} {visit.protocol}"
     size = str(visit.response_bytes) if visit.response_bytes else "-"
@@ -85,11 +155,11 @@ def combined_line(visit, hostnames: bool) -> str:
     )
 
 
-def json_line(visit) -> str:
+def json_line(visit, cutoff: datetime | None) -> str:
     return json.dumps(
         {
             "time": utc_text(visit.time),
-            "ip": visit.ip,
+            "ip": exported_ip(visit, cutoff),
             "domain": visit.domain,
             "domain_confirmed": visit.domain_confirmed,
             "method": visit.method,
@@ -138,7 +208,11 @@ def export_command(fmt, hostnames, since, until, output):
     if until:
         conditions.append(Visit.time < until)
     query = visits_in_order(conditions)
-    format_line = (lambda row: combined_line(row, hostnames)) if fmt == "combined" else json_line
+    cutoff = full_ip_cutoff()
+    if fmt == "combined":
+        format_line = partial(combined_line, hostnames=hostnames, cutoff=cutoff)
+    else:
+        format_line = partial(json_line, cutoff=cutoff)
 
     to_stdout = str(output) == "-"
     show_progress = not to_stdout or not sys.stdout.isatty()
@@ -198,8 +272,9 @@ def report_command(hostnames, output):
         ) as goaccess_process:
             with db.engine.connect() as conn:
                 rows = conn.execution_options(yield_per=2000).execute(visits_in_order())
+                cutoff = full_ip_cutoff()
                 for row in rows:
-                    goaccess_process.stdin.write((combined_line(row, hostnames) + "\n").encode())
+                    goaccess_process.stdin.write((combined_line(row, hostnames, cutoff) + "\n").encode())
                     count += 1
             goaccess_process.stdin.close()
             errors = goaccess_process.stderr.read().decode(errors="replace")

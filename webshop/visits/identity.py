@@ -25,6 +25,7 @@ from flask import current_app, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import cookies
+from ..shorten import stored_ip
 from .retired import registry
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,11 @@ def issue_visitor_cookie(response):
 
 
 def current_identity() -> VisitorIdentity:
-    """This request's identity as it is stored with visits and submissions."""
+    """This request's identity as it is stored with visits and submissions.
+
+    The domain is looked up by the full address, held in memory only; with
+    ``IP_RETENTION_DAYS`` 0 the identity carries the address's network instead.
+    """
     if g.get("blocking_signal"):
         return VisitorIdentity(ip=None, visitor_id=None)
     lookup = current_app.extensions.get("webshop.domain_lookup")
@@ -101,7 +106,12 @@ def current_identity() -> VisitorIdentity:
     domain, confirmed = (None, False)
     if lookup and ip:
         domain, confirmed = lookup(ip)
-    return VisitorIdentity(ip=ip, visitor_id=g.get("visitor_id"), domain=domain, domain_confirmed=confirmed)
+    return VisitorIdentity(
+        ip=stored_ip(ip, current_app.config["IP_RETENTION_DAYS"]),
+        visitor_id=g.get("visitor_id"),
+        domain=domain,
+        domain_confirmed=confirmed,
+    )
 
 
 def init_app(app):

@@ -14,6 +14,7 @@ import time
 from flask import current_app, g, request
 
 from ..models import PATH_MAX, QUERY_MAX, REFERRER_MAX, USER_AGENT_MAX
+from ..shorten import stored_ip
 from .rdns import NO_DOMAIN
 from .redact import redact_path, redact_query, redact_url
 
@@ -59,7 +60,8 @@ def finish_visit(error):
     elapsed_ms = (time.perf_counter() - clock) * 1000 if clock else 0.0
     status = 500 if error is not None else g.get("visit_status", 500)
     blocking, ip, visitor_id = bool(g.get("blocking_signal")), g.get("client_ip"), g.get("visitor_id")
-    domain, confirmed = domain_of(ip)
+    domain, confirmed = domain_of(ip)  # looked up by the full address, which is held in memory only
+    ip = stored_ip(ip, current_app.config["IP_RETENTION_DAYS"])
     path = storable(redact_path(request.path))[:PATH_MAX]
     query = storable(redact_query(request.query_string.decode("latin-1")))[:QUERY_MAX]
     writer = current_app.extensions.get("webshop.visit_writer")

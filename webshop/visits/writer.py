@@ -302,7 +302,7 @@ def store_rows(app, rows: list[dict], fills=(), domain_for=None) -> int:
         return 0
     if domain_for:
         for row in rows:
-            if row.get("ip") and not row.get("domain"):
+            if row.get("ip") and "/" not in row["ip"] and not row.get("domain"):  # a network has no name
                 row["domain"], row["domain_confirmed"] = domain_for(row["ip"])
     retired = registry(app)
     with app.app_context(), spool_lock(retired.spool_dir, exclusive=False):
