@@ -6,7 +6,7 @@ source address (127.0.<client>.<n>) with its own cookies: they browse
 personal-information form (newsletter, survey, product registration,
 contact, board, chat with polling, checkout), and use "your data" (the page
 and a link request). CSRF tokens are taken from the pages, as a browser
-does. Some visitors acknowledge the consent banner; some send ``Sec-GPC: 1``.
+does. Some visitors accept on the consent banner; some send ``Sec-GPC: 1``.
 
 Afterwards, with the server stopped gracefully:
 
@@ -252,7 +252,9 @@ class Visitor:
         self.actions = 0
         if not self.browser.gpc and self.rng.random() < 0.7:
             page = self.browser.get("/privacy")
-            answer = self.browser.post("/consent", {"csrf_token": page.csrf_token(), "next": "/privacy"})
+            answer = self.browser.post(
+                "/consent", {"csrf_token": page.csrf_token(), "choice": "accept", "next": "/privacy"}
+            )
             self.browser.follow(answer)
 
     def email(self) -> str:

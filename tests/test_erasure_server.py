@@ -81,7 +81,7 @@ def test_after_erasure_no_file_under_instance_holds_the_person(server, database,
     email, name = f"erin.{tag}@example.org", f"Erin Quill{tag}"
     search, message, post = f"zebraphone{tag}", f"Please ship to Mars{tag} soon.", f"Lovely cables{tag}!"
     browser = Browser(server.url)
-    browser.submit("/", {"next": "/"}, action="/consent")
+    browser.submit("/", {"next": "/", "choice": "accept"}, action="/consent")
     visitor_cookie = browser.cookie("visitor")
     visitor_id = visitor_id_of(visitor_cookie)
     kept = [copy.copy(cookie) for cookie in browser.jar]

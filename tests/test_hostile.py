@@ -305,7 +305,7 @@ def form_cases(shop):
     cases += [
         ("cart add", "/cart", "/cart/add", line, False, shop.visitor),
         ("cart update", "/cart", "/cart/update", line, True, shop.visitor),
-        ("consent", "/", "/consent", {"next": "/"}, False, shop.visitor),
+        ("consent", "/", "/consent", {"next": "/", "choice": "accept"}, False, shop.visitor),
         ("my-data link", "/my-data", "/my-data/link", {"email": "jane@example.org"}, False, shop.visitor),
         ("staff sign-in", "/admin/login", "/admin/login", {"name": "bob", "password": "x" * 12}, False, shop.anonymous),
         ("staff notice", "/admin/notices", "/admin/notices", {"subject": "News", "body": "Hello"}, False, shop.staff),

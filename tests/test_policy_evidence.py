@@ -47,7 +47,7 @@ def policy(client, **kwargs) -> str:
 
 
 def acknowledge(client, **kwargs):
-    response = submit(client, "/", {"next": "/"}, action="/consent", **kwargs)
+    response = submit(client, "/", {"next": "/", "choice": "accept"}, action="/consent", **kwargs)
     assert response.status_code == 303
 
 
@@ -114,7 +114,9 @@ def test_with_gpc_the_blocking_panel_says_so_and_no_ip_is_stored(app, client, si
     assert "no IP address is stored for this request" in element_text(page, "evidence-ip")
     assert element_text(page, "evidence-visitor") == "none (blocking signal)"
     assert "127.0.0.77" not in section(page, "collect-ip") + section(page, "blocking")
-    assert "visitor=" not in response.headers.get("Set-Cookie", "")
+    # The visitor cookie is never set while the signal is sent; the one held before is deleted (withdrawn).
+    visitor_cookies = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("visitor=")]
+    assert all(c.startswith("visitor=;") and "Max-Age=0" in c for c in visitor_cookies)
     with app.app_context():
         visits.flush(app)
         row = db.session.execute(
@@ -343,7 +345,7 @@ def test_consent_panel_compares_the_acknowledged_version_with_the_current_one(ap
     acknowledge(client)
     page = policy(client)
     assert element_text(page, "evidence-consent-version") == POLICY_VERSION
-    assert element_text(page, "evidence-banner").startswith("acknowledged for the current version")
+    assert element_text(page, "evidence-banner").startswith("answered for the current version")
     with app.test_request_context():
         old = serializer("consent").dumps("2001-01")
     client.set_cookie("consent", old)

@@ -81,7 +81,7 @@ def test_post_without_token_is_rejected(client):
 
 def test_consent_banner_shows_until_acknowledged_and_returns_to_the_page(client):
     assert 'id="consent-banner"' in client.get("/category/audio").get_data(as_text=True)
-    response = submit(client, "/category/audio", {"next": "/category/audio"}, action="/consent")
+    response = submit(client, "/category/audio", {"next": "/category/audio", "choice": "accept"}, action="/consent")
     assert response.status_code == 303 and response.headers["Location"] == "/category/audio"
     assert 'id="consent-banner"' not in client.get("/").get_data(as_text=True)
 
@@ -90,12 +90,12 @@ def test_consent_banner_shows_until_acknowledged_and_returns_to_the_page(client)
     "target", ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"]
 )
 def test_consent_never_redirects_off_site(client, target):
-    response = submit(client, "/", {"next": target}, action="/consent")
+    response = submit(client, "/", {"next": target, "choice": "accept"}, action="/consent")
     assert response.headers["Location"] == "/"
 
 
 def test_new_policy_version_shows_the_banner_again(client, monkeypatch):
-    submit(client, "/", {"next": "/"}, action="/consent")
+    submit(client, "/", {"next": "/", "choice": "accept"}, action="/consent")
     assert 'id="consent-banner"' not in client.get("/").get_data(as_text=True)
     monkeypatch.setattr("webshop.consent.POLICY_VERSION", "2099-01")
     assert 'id="consent-banner"' in client.get("/").get_data(as_text=True)

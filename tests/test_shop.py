@@ -115,7 +115,7 @@ def test_the_cookies_real_responses_set_are_the_registered_ones_with_their_lifet
         token = csrf_token_from(send("GET", page_url).get_data(as_text=True))
         return send("POST", action or page_url, data={"csrf_token": token, **data})
 
-    assert post_form("/", {"next": "/"}, action="/consent").status_code == 303  # the banner's "OK"
+    assert post_form("/", {"next": "/", "choice": "accept"}, action="/consent").status_code == 303  # the banner's "OK"
     hush = product_id(app, "hush-anc")
     assert post_form("/product/hush-anc", {"product_id": hush, "quantity": 1}, action="/cart/add").status_code == 303
     create_staff(app)

@@ -49,10 +49,11 @@ REGISTRY = {
             name="consent",
             salt="webshop.consent",
             max_age_setting="CONSENT_MAX_AGE_DAYS",
-            purpose="Remembers that you acknowledged the privacy notice, and for which policy version.",
-            lifetime="1 year, or until the policy changes",
-            contents="The policy version you acknowledged, signed.",
-            set_when="You press \"OK\" on the privacy banner.",
+            purpose="Remembers your choice on the privacy banner, accept or decline, and for which policy version.",
+            lifetime="1 year; the banner asks again when the policy changes",
+            contents='Your choice ("accept" or "decline") and the policy version it applies to, signed. Nothing else.',
+            set_when="You press \"Accept\" or \"Decline\" on the privacy banner, or change your choice on "
+            "\"your data\" or the policy page.",
         ),
         CookieSpec(
             name="visitor",
@@ -62,8 +63,8 @@ REGISTRY = {
             lifetime="1 year",
             contents="A random visitor id, signed.",
             set_when=(
-                "After you acknowledge the privacy banner, and never while your browser "
-                "sends Global Privacy Control or Do Not Track."
+                "After you accept on the privacy banner; never after you decline, nor while your browser "
+                "sends Global Privacy Control or Do Not Track (either deletes it)."
             ),
         ),
         CookieSpec(

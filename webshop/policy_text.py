@@ -122,7 +122,9 @@ CLAUSES = [
         "long it lasts is on this page and comes from the same list our software uses. "
         "Our cookies work like a key: anyone who copies your visitor cookie into "
         "another browser is your browser to us, sees what it alone opens, and has "
-        "their visits linked to yours. So what a cookie alone opens is shortened.",
+        "their visits linked to yours. So what a cookie alone opens is shortened. "
+        "The visitor cookie is set only after you accept on our banner; your choice, "
+        "accept or decline, is kept in a cookie of its own.",
     ),
     Clause(
         "uses",
@@ -166,15 +168,22 @@ CLAUSES = [
         "browser's cookies alone open there and on this page shows IP addresses only "
         "as their network and nothing you typed into a search, form or message, "
         "because anyone with a copy of the cookies could see it; everything, in "
-        "full, is shown only after you open a link we mail to your address.",
+        "full, is shown only after you open a link we mail to your address. Without "
+        "any email, you can download what this browser's visitor cookie links to, "
+        "or have us forget this browser: everything linked to it is erased and its "
+        "cookies are deleted.",
     ),
     Clause(
         "consent",
         "Your agreement",
-        "By sending us information you agree to the uses described here. If you do "
-        "not agree you can opt out on the form, use technology that blocks "
-        "tracking, or simply not send it. Every submission gets a receipt that "
-        "records what you agreed to.",
+        "Our banner asks you to accept or decline, with two equal buttons. If you "
+        "accept, sending us information means you agree to the uses described here. "
+        "If you do not agree you can decline on the banner, opt out on the form, use "
+        "technology that blocks tracking, or simply not send it. You can change your "
+        "mind at any time on the \"your data\" page and on this page; every choice is "
+        "kept in a consent log you can see, and declining after accepting withdraws "
+        "your consent: what your browser sent before is never shared again. Every "
+        "submission gets a receipt that records what you agreed to.",
     ),
     Clause(
         "blocking",
@@ -182,8 +191,10 @@ CLAUSES = [
         "If your browser sends a Global Privacy Control or Do Not Track signal, we "
         "count the visit but keep no IP address, domain name or visitor id, set no "
         "visitor cookie, and treat anything you send in that visit as \"don't "
-        "share\". The shop works with cookies refused; the cart says plainly that it "
-        "needs one.",
+        "share\". Declining on our banner counts as such a signal. If your browser "
+        "starts sending one after you accepted, we take it as withdrawing your "
+        "consent, once, and delete the visitor cookie. The shop works with cookies "
+        "refused; the cart says plainly that it needs one.",
     ),
     Clause(
         "contact",

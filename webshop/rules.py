@@ -1,12 +1,14 @@
 """Sharing and marketing, default-deny: every rule written once (docs/privacy-practices.md, "sharing").
 
 A submission reaches a marketing export only if none of these hold: its
-"don't share" box was ticked, a blocking signal came with it, it was erased,
+"don't share" box was ticked, a blocking signal came with it (a decline on
+the banner counts as one), its browser withdrew consent later, it was erased,
 it has no address, whoever sent it did not prove the address is theirs, it
 is a newsletter signup whose address is not (or no longer) confirmed, or
 the person turned sharing off for their address on "your data". Marketing
 mail follows the same rules with the "don't use for marketing" box and the
-marketing preference.
+marketing preference; a withdrawal stops sharing, while the newsletter's
+mail follows the newsletter's own preferences.
 
 Each rule is one :class:`Rule`: its SQL condition and its reason in words.
 A :class:`Use` lists the rules that keep a submission from it. The export,
@@ -60,7 +62,13 @@ DONT_MARKET_TICKED = Rule(
 BLOCKING_SIGNAL = Rule(
     "blocking",
     Submission.blocking_signal.is_(True),
-    "it came with a blocking signal (Global Privacy Control or Do Not Track)",
+    "it came with a blocking signal (Global Privacy Control or Do Not Track, or consent declined on the banner)",
+)
+WITHDRAWN = Rule(
+    "withdrawn",
+    Submission.withdrawn_at.is_not(None),
+    "the browser that sent it withdrew its consent afterwards (it declined, or sent a blocking signal, "
+    "while it still held its visitor id)",
 )
 ERASED = Rule("erased", Submission.erased_at.is_not(None), "it was erased")
 NO_EMAIL = Rule(
@@ -126,7 +134,8 @@ class Use:
 
 
 SHARING = Use(
-    "sharing", (DONT_SHARE_TICKED, BLOCKING_SIGNAL, ERASED, NO_EMAIL, UNPROVEN, NOT_SUBSCRIBED, SHARING_OFF)
+    "sharing",
+    (DONT_SHARE_TICKED, BLOCKING_SIGNAL, WITHDRAWN, ERASED, NO_EMAIL, UNPROVEN, NOT_SUBSCRIBED, SHARING_OFF),
 )
 MARKETING = Use(
     "marketing", (DONT_MARKET_TICKED, BLOCKING_SIGNAL, ERASED, NO_EMAIL, UNPROVEN, NOT_SUBSCRIBED, MARKETING_OFF)

@@ -69,7 +69,7 @@ def fill_the_shop(server, visitor, staff):
     base, app = server.url, server.app
     page = visitor.new_page()
     page.goto(base + "/")
-    page.get_by_role("button", name="OK, got it").click()
+    page.get_by_role("button", name="Accept", exact=True).click()
     page.wait_for_selector("#consent-banner", state="detached")
     request = visitor.request
     for case in FORMS:

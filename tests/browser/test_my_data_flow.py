@@ -24,7 +24,7 @@ def link_in_outbox(live_server, subject: str) -> str:
 def test_from_forms_to_the_mailed_link_to_download_and_erasure(live_server, page, tmp_path):
     base = live_server.url
     page.goto(base + "/")
-    page.get_by_role("button", name="OK, got it").click()
+    page.get_by_role("button", name="Accept", exact=True).click()
     expect(page.locator("#consent-banner")).to_have_count(0)
 
     page.goto(base + "/contact")

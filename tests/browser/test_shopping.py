@@ -44,7 +44,7 @@ def test_banner_then_cart_then_order_with_javascript(live_server, page):
     expect(banner).to_be_visible()
     expect(banner.get_by_role("link", name="Read the privacy policy")).to_have_attribute("href", "/privacy")
     url_before = page.url
-    banner.get_by_role("button", name="OK, got it").click()
+    banner.get_by_role("button", name="Accept", exact=True).click()
     expect(banner).to_have_count(0)
     assert page.url == url_before  # closed in place, no navigation
     cookies = {c["name"]: c for c in page.context.cookies()}
@@ -66,7 +66,7 @@ def test_banner_then_cart_then_order_with_javascript(live_server, page):
 def test_banner_and_checkout_without_javascript(live_server, new_page):
     page = new_page(java_script_enabled=False)
     page.goto(live_server.url + "/category/audio")
-    page.get_by_role("button", name="OK, got it").click()
+    page.get_by_role("button", name="Accept", exact=True).click()
     # Without JavaScript the form posts and comes back to the same page.
     assert page.url == live_server.url + "/category/audio"
     expect(page.locator("#consent-banner")).to_have_count(0)
@@ -80,7 +80,12 @@ def test_banner_is_reachable_and_dismissable_by_keyboard(live_server, page):
     focused = page.evaluate("document.activeElement.textContent")
     assert "privacy policy" in focused.lower()
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.textContent") == "OK, got it"
+    assert page.evaluate("document.activeElement.textContent") == "your data"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Accept"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Decline"
+    page.keyboard.press("Shift+Tab")
     page.keyboard.press("Enter")
     expect(page.locator("#consent-banner")).to_have_count(0)
     page.keyboard.press("Tab")  # focus moves on into the page: no trap

@@ -31,7 +31,7 @@ def test_a_reviewer_walks_the_whole_tour(live_server, page, new_page):
     # 1. The banner.
     expect(page.locator("#live-banner")).to_contain_text("none yet")
     page.locator("#step-banner").get_by_role("link", name="Go there").click()
-    page.get_by_role("button", name="OK, got it").click()
+    page.get_by_role("button", name="Accept", exact=True).click()
     expect(page.locator("#consent-banner")).to_have_count(0)  # closed once the shop stored the answer
     back_to_tour(page, base)
     acknowledged = f"Banner acknowledged for the current version ({POLICY_VERSION}): yes"

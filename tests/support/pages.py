@@ -29,7 +29,7 @@ def press_button(client, path):
 
 def acknowledge_banner(client):
     """Press "OK" on the banner, as a browser does; the visitor id cookie follows."""
-    response = submit(client, "/", {"next": "/"}, action="/consent")
+    response = submit(client, "/", {"next": "/", "choice": "accept"}, action="/consent")
     assert response.status_code == 303
 
 

@@ -69,7 +69,7 @@ class Submission(db.Model):
     @property
     def shareable(self) -> bool:
         """Whether this submission may leave the store (before other rules)."""
-        return not (self.no_share or self.blocking_signal or self.erased_at)
+        return not (self.no_share or self.blocking_signal or self.erased_at or self.withdrawn_at)
 
 
 class EmailPreference(db.Model):

@@ -26,6 +26,8 @@ SESSION_KEYS = {
     "csrf_token": "An anti-forgery token that proves this site's forms came from this site (not shown here).",
     "_flashes": "Notices waiting to be shown on the next page.",
     "my_data": "That this browser opened \"your data\" through a mailed link, and until when.",
+    "consent_log": "The numbers of the choices you made on the banner while this browser is open, so that "
+    "\"your data\" can list a decline, which is linked to no visitor id.",
     "orders": "The numbers of the last orders placed in this browser, so that only it opens their pages.",
 }
 
@@ -82,12 +84,15 @@ def _explain_cart(report: CookieReport, value: str) -> None:
 
 
 def _explain_consent(report: CookieReport, value: str) -> None:
-    version = _read(report)
-    if not report.valid or not isinstance(version, str):
+    _read(report)
+    choice, version = g.get("consent_choice"), g.get("consent_version")
+    if not report.valid or choice is None:
+        report.valid = False
         report.details.append(("State", "Not accepted: the banner will be shown again."))
         return
     current = "the current version" if version == POLICY_VERSION else f"an older version (current: {POLICY_VERSION})"
-    report.details.append(("Policy version acknowledged", f"{version}, {current}"))
+    report.details.append(("Your choice", "accepted" if choice == "accept" else "declined"))
+    report.details.append(("Policy version of the choice", f"{version}, {current}"))
 
 
 def _explain_visitor(report: CookieReport, value: str) -> None:

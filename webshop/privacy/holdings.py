@@ -24,6 +24,7 @@ from ..models import (
     AccessLink,
     BoardPost,
     ChatMessage,
+    ConsentDecision,
     EmailPreference,
     LedgerEntry,
     Order,
@@ -391,6 +392,8 @@ def _record(record: Record) -> dict:
         "addressProven": record.proven,
         "policyVersion": s.policy_version,
         "sharedWith": [_ledger(entry) for entry in record.ledger],
+        # Shared before that moment stays in the ledger; from then on it is never shared again.
+        "consentWithdrawnAt": utc_text(s.withdrawn_at),
         # The receipt (and its link) shows the request that carried it: the
         # sender's, not the address owner's, until the address is proven.
         "receipt": receipt_data(s) if record.proven else None,
@@ -476,6 +479,7 @@ class Erased:
     preferences: int = 0
     links: int = 0
     visits: int = 0
+    decisions: int = 0  # consent-log rows of the visitor ids
     mails: int = 0
     visitor_ids: set[str] = field(default_factory=set)
 
@@ -496,9 +500,40 @@ def erase(email: str) -> Erased:
     copy waits on disk for a later batch (see :mod:`webshop.visits.retired`).
     """
     flush_visits(current_app)  # this process's spooled visits go into the table and are deleted with it
-    result = Erased()
     submissions = db.session.execute(_submissions_under(email)).scalars().all()
-    result.visitor_ids = {s.visitor_id for s in submissions if s.visitor_id}
+    result = Erased(visitor_ids={s.visitor_id for s in submissions if s.visitor_id})
+    _erase_and_scrub(email, submissions, result)
+    result.mails = forget_mail(email)
+    checkpoint()
+    return result
+
+
+def forget_browser(visitor_id: str) -> Erased:
+    """Erase everything linked to one browser's visitor id, as :func:`erase` does for an address.
+
+    Every submission sent with ``visitor_id`` and every visit carrying it,
+    whatever address they hold; the address's own preferences, links and
+    other browsers' submissions stay. Copies of mail to or from the
+    addresses of those submissions leave the outbox. The id is retired.
+    """
+    flush_visits(current_app)
+    submissions = (
+        db.session.execute(
+            select(Submission).where(Submission.visitor_id == visitor_id, Submission.erased_at.is_(None))
+        )
+        .scalars()
+        .all()
+    )
+    addresses = {s.email for s in submissions if s.email}
+    result = Erased(visitor_ids={visitor_id})
+    _erase_and_scrub(None, submissions, result)
+    result.mails = sum(forget_mail(address) for address in sorted(addresses))
+    checkpoint()
+    return result
+
+
+def _erase_and_scrub(email: str | None, submissions: list[Submission], result: Erased) -> None:
+    """Erase the rows and commit, then blank the visitor ids' visits in the spools, under the spools' lock."""
     spools = retired_visitors()
     with spool_lock(spools.spool_dir, exclusive=True):
         _erase_rows(email, submissions, result)
@@ -506,12 +541,10 @@ def erase(email: str) -> Erased:
         if result.visitor_ids:
             spools.announce()
             scrub_spools(spools.spool_dir, result.visitor_ids)
-    result.mails = forget_mail(email)
-    checkpoint()
-    return result
 
 
-def _erase_rows(email: str, submissions: list[Submission], result: Erased) -> None:
+def _erase_rows(email: str | None, submissions: list[Submission], result: Erased) -> None:
+    """Erase ``submissions`` and what hangs off them; with ``email``, also what the address holds itself."""
     ids = [s.id for s in submissions]
     if ids:
         result.registrations = db.session.execute(
@@ -523,23 +556,34 @@ def _erase_rows(email: str, submissions: list[Submission], result: Erased) -> No
                 .where(model.submission_id.in_(ids))
                 .values(display_name=DELETED_NAME, body=DELETED_BY_AUTHOR)
             ).rowcount
+    by_address = email is not None  # None: a browser is forgotten, not an address (never "email IS NULL")
     result.orders = db.session.execute(
         update(Order)
-        .where(or_(Order.email == email, Order.submission_id.in_(ids)))
+        .where(
+            or_(Order.email == email, Order.submission_id.in_(ids)) if by_address else Order.submission_id.in_(ids)
+        )
         .values(name=None, email=None, address=None)
     ).rowcount
     result.subscriptions = db.session.execute(
-        delete(Subscription).where(or_(Subscription.email == email, Subscription.submission_id.in_(ids)))
+        delete(Subscription).where(
+            or_(Subscription.email == email, Subscription.submission_id.in_(ids))
+            if by_address
+            else Subscription.submission_id.in_(ids)
+        )
     ).rowcount
-    result.preferences = db.session.execute(
-        delete(EmailPreference).where(EmailPreference.email == email)
-    ).rowcount
-    result.links = db.session.execute(
-        delete(AccessLink).where(or_(AccessLink.email == email, AccessLink.new_email == email))
-    ).rowcount
+    if by_address:
+        result.preferences = db.session.execute(
+            delete(EmailPreference).where(EmailPreference.email == email)
+        ).rowcount
+        result.links = db.session.execute(
+            delete(AccessLink).where(or_(AccessLink.email == email, AccessLink.new_email == email))
+        ).rowcount
     if result.visitor_ids:
         result.visits = db.session.execute(
             delete(Visit).where(Visit.visitor_id.in_(sorted(result.visitor_ids)))
+        ).rowcount
+        result.decisions = db.session.execute(
+            delete(ConsentDecision).where(ConsentDecision.visitor_id.in_(sorted(result.visitor_ids)))
         ).rowcount
         retire(result.visitor_ids)
     now = utcnow()
@@ -552,13 +596,14 @@ def _erase_rows(email: str, submissions: list[Submission], result: Erased) -> No
     result.submissions = len(submissions)
     audit(
         "visitor",
-        "my-data.erased",
+        "my-data.erased" if by_address else "my-data.browser-forgotten",
         submissions=result.submissions,
         orders=result.orders,
         registrations=result.registrations,
         posts=result.posts,
         subscriptions=result.subscriptions,
         visits=result.visits,
+        decisions=result.decisions,
     )
 
 

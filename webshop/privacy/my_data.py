@@ -37,17 +37,18 @@ from sqlalchemy import delete, or_, select
 from wtforms import BooleanField
 from wtforms.validators import InputRequired
 
-from .. import links, mail, shorten, visits
-from ..db import db
+from .. import consent, cookies, links, mail, shorten, visits
+from ..db import db, utc_text
 from ..fields import email_field, text_field
 from ..limits import configured, limiter
 from ..links import GRANT_SESSION_KEY, current_grant, grant_ends
-from ..models import AccessLink, Submission, audit, utcnow
+from ..models import AccessLink, Submission, Visit, audit, utcnow
+from ..policy_text import POLICY_VERSION
 from ..proof import prove_browser_submissions
 from ..responses import no_store
 from ..shorten import mask_email
 from ..text import plural
-from ..visits.identity import current_identity
+from ..visits.identity import VISITOR_COOKIE, current_identity, read_visitor_id
 from . import cookie_page, holdings
 
 bp = Blueprint("my_data", __name__)
@@ -175,6 +176,8 @@ def render_overview(form: LinkForm, status: int = 200):
         grant=grant,
         grant_email=mask_email(grant.email) if grant else None,
         form=form,
+        decisions=consent.decisions_of_browser(visitor_id),
+        button=ButtonForm(),
     )
     return page, status
 
@@ -471,6 +474,129 @@ def close():
     session.pop(GRANT_SESSION_KEY, None)
     flash("Closed. Opening your data again takes a new link.", "success")
     return redirect(url_for("my_data.overview"), code=303)
+
+
+# --- Forget this browser -------------------------------------------------------------------------
+# The signed visitor cookie is the proof: whoever holds it is this browser to us, and what it links
+# is all that is erased. No email is asked for, and nothing under an address is touched beyond the
+# submissions this browser sent.
+
+BROWSER_COOKIES = (VISITOR_COOKIE, consent.COOKIE, "cart")
+
+
+def linked_counts(visitor_id: str) -> tuple[int, int]:
+    """How many visits and (not yet erased) submissions carry ``visitor_id``."""
+    visits.flush(current_app)
+    visit_count = db.session.execute(db.select(db.func.count()).where(Visit.visitor_id == visitor_id)).scalar_one()
+    submission_count = db.session.execute(
+        db.select(db.func.count()).where(Submission.visitor_id == visitor_id, Submission.erased_at.is_(None))
+    ).scalar_one()
+    return visit_count, submission_count
+
+
+@bp.post("/my-data/browser/forget")
+def forget_browser():
+    """The confirmation page: what forgetting this browser would erase. Nothing changes yet."""
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    visitor_id = read_visitor_id()
+    counts = linked_counts(visitor_id) if visitor_id else None
+    return render_template("my_data/forget.html", visitor_id=visitor_id, counts=counts, button=ButtonForm())
+
+
+@bp.post("/my-data/browser/forget/confirm")
+def forget_browser_confirm():
+    """Erase everything linked to this browser's visitor id, then drop its cookies so the banner asks again."""
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    visitor_id = read_visitor_id()
+    # This request's own visit row is written after the view: it must carry no id either.
+    g.visitor_id = None
+    g.consent_acknowledged = False
+    g.consent_withdrawn = True  # nothing is left to withdraw
+    if visitor_id is None:
+        return render_template("my_data/forget.html", visitor_id=None, counts=None, button=ButtonForm())
+    erased = holdings.forget_browser(visitor_id)
+    session.pop(consent.SESSION_LOG_KEY, None)
+    flash(
+        f"Erased: {plural(erased.visits, 'visit')}, {plural(erased.submissions, 'submission')} and "
+        f"{plural(erased.decisions, 'consent-log entry', 'consent-log entries')}; "
+        f"{plural(erased.orders, 'order')} kept for accounting without name, email or address.",
+        "success",
+    )
+    response = redirect(url_for("my_data.browser_forgotten"), code=303)
+    for name in BROWSER_COOKIES:
+        cookies.delete(response, name)
+    g.cart = None
+    return response
+
+
+@bp.get("/my-data/browser/forgotten")
+def browser_forgotten():
+    return render_template("my_data/forgotten.html")
+
+
+@bp.get("/my-data/browser.json")
+def browser_download():
+    """This browser's data as JSON: what its cookies link to, shown as the cookie-only page shows it."""
+    visitor_id = g.get("visitor_id")
+    visit_rows, submission_rows = [], []
+    if visitor_id:
+        visits.flush(current_app)
+        visit_rows = db.session.execute(
+            db.select(Visit).where(Visit.visitor_id == visitor_id).order_by(Visit.time, Visit.id)
+        ).scalars()
+        submission_rows = db.session.execute(
+            db.select(Submission)
+            .where(Submission.visitor_id == visitor_id, Submission.erased_at.is_(None))
+            .order_by(Submission.created_at, Submission.id)
+        ).scalars()
+    document = {
+        "exportedAt": utc_text(utcnow()),
+        "policyVersion": POLICY_VERSION,
+        "choice": {"choice": g.get("consent_choice"), "version": g.get("consent_version")},
+        "visitorId": visitor_id,
+        # Behind the cookie alone, as on the page: networks, not addresses; nothing typed in.
+        "visits": [
+            {
+                "time": utc_text(v.time),
+                "method": v.method,
+                "path": v.path,
+                "status": v.status,
+                "ipNetwork": shorten.short_ip(v.ip),
+                "domain": shorten.short_domain(v.domain),
+            }
+            for v in visit_rows
+        ],
+        "submissions": [
+            {
+                "id": s.id,
+                "kind": s.kind,
+                "time": utc_text(s.created_at),
+                "email": mask_email(s.email) if s.email else None,
+                "choices": {"noMarketing": s.no_marketing, "noShare": s.no_share},
+                "blockingSignal": s.blocking_signal,
+                "consentWithdrawnAt": utc_text(s.withdrawn_at),
+                "receiptId": s.receipt_id,
+                "policyVersion": s.policy_version,
+            }
+            for s in submission_rows
+        ],
+        "consentLog": [
+            {"time": utc_text(d.at), "choice": d.choice, "source": d.source, "policyVersion": d.policy_version,
+             "visitorId": d.visitor_id}
+            for d in consent.decisions_of_browser(visitor_id)
+        ],
+        "cookies": [
+            {"name": r.spec.name, "sent": r.present, "valid": r.valid, "details": dict(r.details)}
+            for r in cookie_page.cookie_reports()
+        ],
+    }
+    response = current_app.response_class(
+        json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n", mimetype="application/json"
+    )
+    response.headers["Content-Disposition"] = 'attachment; filename="this-browser.json"'
+    return response
 
 
 def init_app(app):

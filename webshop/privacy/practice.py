@@ -45,6 +45,7 @@ def refs(path: str, *names: str) -> tuple[CodeRef, ...]:
 
 
 EVIDENCE = "tests/test_policy_evidence.py"
+CHOICE = "tests/test_consent_choice.py"
 PROOF = "tests/test_address_proof.py"
 TOUR = "tests/browser/test_tour.py::test_a_reviewer_walks_the_whole_tour"
 MINIMISATION = "tests/test_ip_minimisation.py"
@@ -142,6 +143,7 @@ PRACTICES: dict[str, Practice] = {
                 "The cart is a signed cookie holding product ids and quantities only",
                 "One registry of every cookie, read by the policy, your data and the code that sets cookies",
                 "Every cookie this browser holds, decoded",
+                "The consent cookie holds only the choice (accept or decline) and its policy version",
             ),
             routes=("/privacy", "/my-data", "/cart/add"),
             code=(
@@ -156,6 +158,8 @@ PRACTICES: dict[str, Practice] = {
                 "tests/test_shop.py::test_the_cookies_real_responses_set_are_the_registered_ones_with_their_lifetimes",
                 "tests/test_my_data.py::test_this_browser_shows_stored_ip_and_every_registered_cookie_decoded",
                 f"{EVIDENCE}::test_cookies_panel_decodes_the_cart_after_adding_an_item",
+                f"{CHOICE}::test_a_malformed_consent_cookie_shows_the_banner_again",
+                f"{CHOICE}::test_an_old_cookie_holding_a_version_reads_as_accept",
                 TOUR,
             ),
         ),
@@ -262,9 +266,14 @@ PRACTICES: dict[str, Practice] = {
                 "IP addresses as their network and no typed text",
                 "Everything under an address after a single-use mailed link: see, correct, "
                 "set preferences, download, erase",
+                "Forget this browser without an email: download what its visitor cookie links to, or erase it "
+                "after a confirmation, cookies included",
             ),
             routes=(
                 "/my-data",
+                "/my-data/browser.json",
+                "/my-data/browser/forget",
+                "/my-data/browser/forget/confirm",
                 "/my-data/link",
                 "/my-data/email",
                 "/my-data/email/details",
@@ -282,8 +291,11 @@ PRACTICES: dict[str, Practice] = {
                     "preferences",
                     "download",
                     "erase",
+                    "forget_browser",
+                    "forget_browser_confirm",
+                    "browser_download",
                 ),
-                *refs("webshop/privacy/holdings.py", "everything_under", "export", "erase"),
+                *refs("webshop/privacy/holdings.py", "everything_under", "export", "erase", "forget_browser"),
                 *refs("webshop/links.py", "load", "use", "current_grant"),
             ),
             tests=(
@@ -297,13 +309,19 @@ PRACTICES: dict[str, Practice] = {
                 "tests/test_erasure_server.py::test_after_erasure_no_file_under_instance_holds_the_person",
                 "tests/browser/test_my_data_flow.py::test_from_forms_to_the_mailed_link_to_download_and_erasure",
                 f"{EVIDENCE}::test_access_clause_links_to_your_data_and_the_page_to_the_tour",
+                f"{CHOICE}::test_forgetting_needs_the_confirmation_and_erases_only_this_browser",
+                f"{CHOICE}::test_forgotten_values_are_gone_from_the_database_file_spools_and_outbox",
+                f"{CHOICE}::test_the_browser_download_holds_this_browser_only",
+                "tests/browser/test_consent_choice.py::test_forget_this_browser_end_to_end",
                 TOUR,
             ),
         ),
         Practice(
             "consent",
             features=(
-                "A consent banner linking to the policy, remembered per policy version",
+                "A consent banner with two equal buttons, accept and decline, remembered per policy version",
+                "The choice can be changed at any time on your data and the policy page; every decision is kept "
+                "in a consent log the browser can see, and declining after accepting withdraws",
                 "The policy's revisions kept as data; a returning visitor's banner lists what changed since "
                 "the version they acknowledged, and /privacy shows the whole history",
                 "A consent line beside every submit button",
@@ -311,7 +329,9 @@ PRACTICES: dict[str, Practice] = {
             ),
             routes=("/consent", "/receipt/<uuid:receipt_id>", "/receipt/<uuid:receipt_id>.json"),
             code=(
-                *refs("webshop/consent.py", "read_signals", "acknowledge"),
+                *refs("webshop/consent.py", "read_signals", "read_choice", "choose", "withdraw"),
+                *refs("webshop/rules.py", "WITHDRAWN"),
+                *refs("webshop/staff/dashboard.py", "consent_totals"),
                 *refs("webshop/submissions.py", "receipt_data", "receipt_message"),
                 *refs("webshop/privacy/evidence.py", "consent_state"),
                 *refs("webshop/policy_text.py", "PolicyRevision", "changes_since"),
@@ -322,6 +342,14 @@ PRACTICES: dict[str, Practice] = {
                 "tests/test_forms_common.py::test_consent_line_beside_the_submit_button_links_to_a_policy_clause",
                 "tests/test_receipts.py::test_receipt_json_has_the_kantara_fields",
                 f"{EVIDENCE}::test_consent_panel_compares_the_acknowledged_version_with_the_current_one",
+                f"{CHOICE}::test_banner_offers_accept_and_decline_as_equal_buttons",
+                f"{CHOICE}::test_accept_gives_the_visitor_id_in_the_same_response_and_logs_it",
+                f"{CHOICE}::test_a_bad_choice_is_a_clean_400",
+                f"{CHOICE}::test_declining_after_accepting_withdraws_earlier_submissions_and_the_ledger_says_so",
+                f"{CHOICE}::test_my_data_shows_the_choice_switches_it_and_lists_the_log",
+                f"{CHOICE}::test_the_policy_page_shows_the_choice_with_one_switch",
+                f"{CHOICE}::test_the_dashboard_counts_decisions_per_day",
+                "tests/browser/test_consent_choice.py::test_decline_then_switch_to_accept_on_your_data",
                 f"{REVISIONS}::test_a_visitor_two_versions_behind_sees_what_changed_in_both_newer_revisions_only",
                 f"{REVISIONS}::test_a_signed_version_the_changelog_does_not_know_sees_every_revision",
                 f"{REVISIONS}::test_privacy_lists_every_revision_with_its_date_and_changes_and_marks_the_current_one",
@@ -333,12 +361,14 @@ PRACTICES: dict[str, Practice] = {
             features=(
                 "Sec-GPC: 1 and DNT: 1 honoured: the visit is counted without IP, domain or visitor id, "
                 'no visitor cookie is set, submissions are kept as "don\'t share"',
+                "A decline on the banner counts as a blocking signal",
+                "A blocking signal from a browser that still holds a visitor id withdraws its consent, once",
                 "/.well-known/gpc.json served",
                 "The shop works with cookies refused and says what needs them",
             ),
             routes=("/.well-known/gpc.json", "/privacy"),
             code=(
-                *refs("webshop/consent.py", "header_says_one", "read_signals"),
+                *refs("webshop/consent.py", "header_says_one", "read_signals", "withdraw_on_signal"),
                 *refs("webshop/visits/identity.py", "identify_visitor", "issue_visitor_cookie"),
                 *refs("webshop/visits/record.py", "finish_visit"),
                 *refs("webshop/submissions.py", "record_submission"),
@@ -349,6 +379,9 @@ PRACTICES: dict[str, Practice] = {
                 "tests/test_visits.py::test_well_known_gpc_json",
                 "tests/test_forms_common.py::test_blocking_signal_forces_dont_share_and_keeps_no_ip",
                 "tests/test_visits_rdns.py::test_blocking_signal_starts_no_lookup",
+                f"{CHOICE}::test_decline_keeps_no_visitor_cookie_no_ip_and_marks_submissions_dont_share",
+                f"{CHOICE}::test_a_blocking_signal_after_the_fact_withdraws_once_and_deletes_the_visitor_cookie",
+                f"{CHOICE}::test_ordinary_requests_write_nothing_to_the_consent_log",
                 "tests/browser/test_shopping.py::test_shop_says_plainly_what_needs_cookies_when_they_are_refused",
                 f"{EVIDENCE}::test_with_gpc_the_blocking_panel_says_so_and_no_ip_is_stored",
                 TOUR,

@@ -36,7 +36,7 @@ STEPS = [
         ("consent", "cookies"),
         "shop.home",
         None,
-        'Open the shop and press "OK, got it" on the banner.',
+        'Open the shop and press "Accept" on the banner (or "Decline": then nothing links your visits).',
         "The banner goes away; a consent cookie holds the policy version, and a visitor id cookie "
         "starts linking this browser's visits (not while it sends a blocking signal).",
     ),

@@ -14,7 +14,7 @@ from sqlalchemy import and_, func, not_
 from werkzeug.exceptions import HTTPException
 
 from ..db import db
-from ..models import Order, Submission, Visit, utcnow
+from ..models import ConsentDecision, Order, Submission, Visit, utcnow
 from ..stats import OptOuts, count_if, opt_outs_by_kind, percent
 from ..submissions import FORM_KINDS
 from .auth import bp
@@ -208,6 +208,32 @@ def opt_out_rates(period: Period) -> list[FormRates]:
     return [FormRates(**asdict(found.get(kind, OptOuts(kind))), label=labels.get(kind, kind)) for kind in kinds]
 
 
+@dataclass(frozen=True)
+class ConsentDay:
+    day: str
+    accept: int
+    decline: int
+    withdraw: int
+
+
+def consent_totals(period: Period | None = None) -> list[ConsentDay]:
+    """Per day of ``period`` (default: the last 30 days) with any decision, newest first: the consent log's totals."""
+    period = period or default_period()
+    day = func.date(ConsentDecision.at)
+    found = db.session.execute(
+        db.select(
+            day,
+            count_if(ConsentDecision.choice == ConsentDecision.ACCEPT),
+            count_if(ConsentDecision.choice == ConsentDecision.DECLINE),
+            count_if(ConsentDecision.choice == ConsentDecision.WITHDRAW),
+        )
+        .where(ConsentDecision.at >= period.start_at, ConsentDecision.at < period.end_before)
+        .group_by(day)
+        .order_by(day.desc())
+    ).all()
+    return [ConsentDay(day_key(d), accept, decline, withdraw) for d, accept, decline, withdraw in found]
+
+
 @bp.get("/")
 def dashboard():
     period, problem = parse_period(request.args)
@@ -249,6 +275,7 @@ def dashboard():
             figures=figures,
             rates=rates,
             charts=charts,
+            consent_days=consent_totals(period),
             form_from=request.args.get("from", period.start.isoformat())[:20],
             form_to=request.args.get("to", period.end.isoformat())[:20],
         ),

@@ -6,10 +6,14 @@ document.addEventListener("submit", async (event) => {
   const form = event.target;
   if (!form.matches(".banner-form")) return;
   event.preventDefault();
+  // The pressed button carries the choice: send it, in the background or in the fallback POST.
+  const choice = event.submitter ? event.submitter.value : "";
   try {
+    const body = new FormData(form);
+    body.set("choice", choice);
     const response = await fetch(form.action, {
       method: "POST",
-      body: new FormData(form),
+      body,
       headers: { "X-Requested-With": "fetch" },
       credentials: "same-origin",
     });
@@ -18,6 +22,11 @@ document.addEventListener("submit", async (event) => {
     banner.remove();
     document.getElementById("main").focus({ preventScroll: true });
   } catch (error) {
+    const field = document.createElement("input");
+    field.type = "hidden";
+    field.name = "choice";
+    field.value = choice;
+    form.append(field);
     form.submit();  // fall back to the ordinary POST and redirect
   }
 });

@@ -7,7 +7,8 @@ arrives is validated with :mod:`ipaddress`; anything else is stored as
 unknown and logged.
 
 The visitor id is a random id in a signed cookie, issued only after the
-consent banner was acknowledged and never while a blocking signal is sent.
+consent banner was accepted and never while a blocking signal is sent (a
+decline on the banner counts as one).
 An id whose visits were erased is retired: a cookie still carrying it counts
 as no cookie, so the request is recorded without it and gets a new id.
 
