@@ -20,7 +20,7 @@ from tests.support.pages import acknowledge_banner, csrf_token_from, press_butto
 from tests.support.staff import add_recipient, signed_in, web_export
 from webshop.db import db
 from webshop.models import Submission, Subscription
-from webshop.rules import notice_audience
+from webshop.rules import mail_audience
 
 VICTIM = "victim@example.org"
 STRANGER_FORMS = ("newsletter", "survey", "registration")
@@ -58,8 +58,9 @@ def web_export_emails(app, recipient_id) -> list[str]:
 
 
 def audience_emails(app) -> list[str]:
+    """Who may get mail on "offers", the topic every signup here chose."""
     with app.app_context():
-        return [s.email for s in db.session.execute(notice_audience()).scalars()]
+        return [s.email for s in db.session.execute(mail_audience("offers")).scalars()]
 
 
 def rows_under(app, email) -> list[Submission]:

@@ -19,7 +19,8 @@ mailed before tokens were stored carry the signed subscription id instead,
 and are still accepted while the key that signed them is.
 """
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
+from flask_wtf import FlaskForm
 from itsdangerous import BadData
 from sqlalchemy.exc import IntegrityError
 from wtforms import SelectChoice, SelectMultipleField
@@ -29,7 +30,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from . import links, mail
 from .db import db
 from .fields import email_field
-from .models import Submission, Subscription, utcnow
+from .models import Submission, Subscription, audit, utcnow
 from .responses import no_store
 from .security import csrf
 from .shorten import mask_email
@@ -44,7 +45,15 @@ from .submissions import (
 )
 
 bp = Blueprint("newsletter", __name__)
-bp.after_request(no_store)  # confirm and unsubscribe pages name the subscriber
+bp.after_request(no_store)  # confirm, unsubscribe and preference pages name the subscriber
+
+
+@bp.after_request
+def no_referrer(response):
+    """Their addresses carry the subscriber's token: a link followed from them must not pass it on."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
 
 CONFIG = {
     "NEWSLETTER_CONFIRM_MAX_AGE": 2 * 24 * 3600,  # seconds a confirmation link can be used
@@ -96,6 +105,10 @@ def unsubscribe_url(subscription: Subscription) -> str:
     return mail.external_url("newsletter.unsubscribe", token=subscription.unsubscribe_token)
 
 
+def preferences_url(subscription: Subscription) -> str:
+    return mail.external_url("newsletter.preferences", token=subscription.unsubscribe_token)
+
+
 def list_headers(subscription: Subscription) -> dict[str, str]:
     """The RFC 2369 / RFC 8058 headers every newsletter mail carries."""
     return {
@@ -108,7 +121,8 @@ def subscriber_message(subscription: Subscription, subject: str, text: str):
     """A newsletter or notice mail to one subscriber, with its unsubscribe link."""
     footer = (
         f"\n\n--\nYou receive this because you subscribed to the {current_app.config['STORE_NAME']} "
-        f"newsletter.\nUnsubscribe with one click: {unsubscribe_url(subscription)}\n"
+        f"newsletter.\nChange your topics or pause all mail: {preferences_url(subscription)}\n"
+        f"Unsubscribe with one click: {unsubscribe_url(subscription)}\n"
     )
     return mail.build_message(subscription.email, subject, text + footer, headers=list_headers(subscription))
 
@@ -162,6 +176,8 @@ def signup_message(subscription: Subscription, submission: Submission, token: st
         link=link,
         receipt_url=receipt,
         unsubscribe=unsubscribe_url(subscription),
+        # An address already confirmed has its preference centre; a new one has nothing to set yet.
+        preferences=preferences_url(subscription) if subscription.status == Subscription.CONFIRMED else None,
     )
     subject = (
         "Confirm your newsletter topics"
@@ -230,6 +246,9 @@ def confirm_post(token):
             topics=list(submission.fields["topics"]),
             submission_id=submission.id,
             confirmed_at=now,
+            # The address the visit recording stores for this request: none under a blocking signal.
+            confirmed_ip=g.get("client_ip"),
+            paused_at=None,
             unsubscribed_at=None,
         )
     except links.Refused:
@@ -254,7 +273,12 @@ def confirm_post(token):
             receipt_url=mail.external_url("receipts.show", receipt_id=submission.receipt_id),
         ),
     )
-    return render_template("newsletter/confirmed.html", topics=topics, submission=submission)
+    return render_template(
+        "newsletter/confirmed.html",
+        topics=topics,
+        submission=submission,
+        preferences=url_for("newsletter.preferences", token=subscription.unsubscribe_token),
+    )
 
 
 # --- Unsubscribing -------------------------------------------------------------------------
@@ -320,6 +344,131 @@ def end_subscription(subscription: Subscription) -> bool:
     subscription.status = Subscription.UNSUBSCRIBED
     subscription.unsubscribed_at = utcnow()
     return True
+
+
+# --- The preference centre ---------------------------------------------------------------
+
+
+class TopicsForm(FlaskForm):
+    topics = SelectMultipleField(
+        "Topics you want to hear about",
+        choices=TOPICS,
+        validators=[InputRequired("Choose at least one topic. To stop every mail, unsubscribe below.")],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+
+
+class ActionForm(FlaskForm):
+    """Only the CSRF token: pause, resume, unsubscribe."""
+
+
+def load_preferences(token: str) -> Subscription | None:
+    """The subscription whose stored token is ``token``; signed links of old mails do not open it."""
+    if len(token) > 64:
+        return None
+    return db.session.execute(
+        db.select(Subscription).where(Subscription.unsubscribe_token == token)
+    ).scalar_one_or_none()
+
+
+def unknown_preferences():
+    return render_template("newsletter/unknown_preferences.html"), 404
+
+
+def preferences_page(subscription: Subscription, token: str, topics_form=None, status=200):
+    if topics_form is None:
+        topics_form = TopicsForm(formdata=None, topics=list(subscription.topics))
+    return (
+        render_template(
+            "newsletter/preferences.html",
+            subscription=subscription,
+            email=mask_email(subscription.email),
+            token=token,
+            topics_form=topics_form,
+            action_form=ActionForm(),
+            topic_names=TOPIC_NAMES,
+        ),
+        status,
+    )
+
+
+@bp.get("/newsletter/preferences/<token>")
+def preferences(token):
+    """The preference centre the link in every mail to a subscriber opens."""
+    subscription = load_preferences(token)
+    if subscription is None:
+        return unknown_preferences()
+    return preferences_page(subscription, token)
+
+
+def changeable(token: str):
+    """The subscription behind ``token`` if it may be changed, else the response to give."""
+    subscription = load_preferences(token)
+    if subscription is None:
+        return None, unknown_preferences()
+    if subscription.status != Subscription.CONFIRMED:
+        return None, preferences_page(subscription, token, status=409)
+    if not ActionForm().validate_on_submit():
+        flash("The form had expired; nothing was changed. Please try again.", "error")
+        return None, preferences_page(subscription, token, status=400)
+    return subscription, None
+
+
+def back_to(token: str, message: str):
+    flash(message, "success")
+    return redirect(url_for("newsletter.preferences", token=token), code=303)
+
+
+@bp.post("/newsletter/preferences/<token>/topics")
+def change_topics(token):
+    subscription, refused = changeable(token)
+    if refused:
+        return refused
+    form = TopicsForm()
+    if not form.validate():
+        return preferences_page(subscription, token, topics_form=form, status=400)
+    chosen = [value for value in TOPIC_NAMES if value in form.topics.data]
+    if chosen != list(subscription.topics):
+        audit("visitor", "newsletter.topics-changed", subscription=subscription.id, topics=chosen)
+        subscription.topics = chosen
+        db.session.commit()
+    return back_to(token, "Your topics are saved.")
+
+
+@bp.post("/newsletter/preferences/<token>/pause")
+def pause(token):
+    subscription, refused = changeable(token)
+    if refused:
+        return refused
+    if subscription.paused_at is None:
+        subscription.paused_at = utcnow()
+        audit("visitor", "newsletter.paused", subscription=subscription.id)
+        db.session.commit()
+    return back_to(token, "All mail is paused until you resume it.")
+
+
+@bp.post("/newsletter/preferences/<token>/resume")
+def resume(token):
+    subscription, refused = changeable(token)
+    if refused:
+        return refused
+    if subscription.paused_at is not None:
+        subscription.paused_at = None
+        audit("visitor", "newsletter.resumed", subscription=subscription.id)
+        db.session.commit()
+    return back_to(token, "Mail is on again, for the topics you chose.")
+
+
+@bp.post("/newsletter/preferences/<token>/unsubscribe")
+def unsubscribe_everything(token):
+    subscription, refused = changeable(token)
+    if refused:
+        return refused
+    if end_subscription(subscription):
+        audit("visitor", "newsletter.unsubscribed", subscription=subscription.id)
+    db.session.commit()
+    return back_to(token, "You are unsubscribed from everything.")
 
 
 def init_app(app):

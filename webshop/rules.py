@@ -22,7 +22,7 @@ a later submission of it by someone else.
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, case, exists, not_, or_, select
+from sqlalchemy import ColumnElement, Text, and_, case, cast, exists, not_, or_, select
 
 from .db import db
 from .models import EmailPreference, Submission, Subscription
@@ -152,17 +152,41 @@ def marketable_submissions():
     return select(Submission).where(MARKETING.allowed()).order_by(Submission.id)
 
 
-def notice_audience():
-    """Confirmed subscriptions whose signup allows marketing mail, by address.
+SITE_UPDATES = "site-updates"  # the newsletter topic site-update notices go to
 
-    The signup that confirmed the subscription governs: its "don't use for
-    marketing" box, its blocking signal, and the address's marketing
-    preference on "your data".
+
+def chose_topic(topic: str) -> ColumnElement[bool]:
+    """True for a subscription whose ``topics`` (a JSON list) holds ``topic``.
+
+    The JSON text is matched with the quoted value: both SQLite and
+    PostgreSQL hold the list as the text ``json.dumps`` wrote, and topics
+    come from a fixed list of plain words, so ``"offers"`` can only match
+    the element ``offers``, never part of another.
+    """
+    return cast(Subscription.topics, Text).like(f'%"{topic}"%')
+
+
+def mail_audience(topic: str):
+    """Subscriptions that may receive mail on ``topic``, by address.
+
+    Confirmed, not paused, ``topic`` among their chosen topics, and the
+    signup that confirmed the subscription allows marketing mail: its
+    "don't use for marketing" box, its blocking signal, and the address's
+    marketing preference on "your data".
     """
     allowed = marketable_submissions().where(Submission.kind == "newsletter").subquery()
     return (
         select(Subscription)
         .join(allowed, allowed.c.id == Subscription.submission_id)
-        .where(Subscription.status == Subscription.CONFIRMED)
+        .where(
+            Subscription.status == Subscription.CONFIRMED,
+            Subscription.paused_at.is_(None),
+            chose_topic(topic),
+        )
         .order_by(Subscription.email)
     )
+
+
+def notice_audience():
+    """Who gets a site-update notice: :func:`mail_audience` of the "site-updates" topic."""
+    return mail_audience(SITE_UPDATES)

@@ -100,8 +100,9 @@ class Subscription(db.Model):
     ``unsubscribe_token`` is the random part of the one-click unsubscribe
     link in every mail to this address. It is stored rather than signed, so
     the link keeps working for as long as the subscription exists, whatever
-    happens to the secret key; it can do nothing but unsubscribe, and it
-    goes with the row when the address is erased.
+    happens to the secret key; it can unsubscribe and open the
+    subscription's preference centre, nothing else, and it goes with the
+    row when the address is erased.
     """
 
     PENDING, CONFIRMED, UNSUBSCRIBED = "pending", "confirmed", "unsubscribed"

@@ -168,21 +168,30 @@ PRACTICES: dict[str, Practice] = {
             features=(
                 "Staff dashboard: visits over time, top domains and pages, funnel, opt-out rates",
                 'The "popular now" shelf ranked from product-page visits',
-                "Site-update notices mailed to confirmed subscribers who did not opt out of marketing",
+                "Site-update notices mailed to confirmed subscribers who did not opt out of marketing, chose the "
+                '"site-updates" topic and have not paused mail',
+                "A newsletter preference centre linked from every mail: topics in place, pause, unsubscribe, "
+                "and when and from which IP the subscription was confirmed",
             ),
             routes=("/", "/admin/", "/admin/notices"),
             code=(
                 *refs("webshop/staff/dashboard.py", "visit_figures", "opt_out_rates"),
                 *refs("webshop/stats.py", "opt_outs_by_kind"),
                 *refs("webshop/popular.py", "rank_products", "popular_now"),
-                *refs("webshop/rules.py", "notice_audience"),
+                *refs("webshop/rules.py", "notice_audience", "mail_audience", "chose_topic"),
                 *refs("webshop/staff/notices.py", "send_batch"),
+                *refs("webshop/newsletter.py", "preferences", "change_topics", "pause"),
                 *refs("webshop/privacy/evidence.py", "usage"),
             ),
             tests=(
                 "tests/test_staff_dashboard.py::test_dashboard_numbers_match_the_hand_count",
                 "tests/test_staff_dashboard.py::test_popular_shelf_ranks_recent_product_visits_without_blocking_ones",
                 "tests/test_staff_notices.py::TestThroughSMTP::test_notice_reaches_exactly_the_allowed_subscribers_once",
+                "tests/test_newsletter_preferences.py::TestNotices::"
+                "test_notices_reach_only_unpaused_subscribers_who_chose_site_updates",
+                "tests/test_newsletter_preferences.py::TestNotices::"
+                "test_topics_changed_on_the_page_take_effect_for_the_next_notice",
+                "tests/test_newsletter_preferences.py::test_confirmation_records_time_and_ip_and_links_the_preference_centre",
                 f"{EVIDENCE}::TestWithoutVisitRecording::test_uses_panel_numbers_match_the_rows_in_the_tables",
             ),
         ),

@@ -1,8 +1,9 @@
 """Site-update notices to the notice audience, sent in batches; and the outbox reader.
 
 The audience is :func:`webshop.rules.notice_audience`: confirmed
-subscribers whose signup allowed marketing and whose address has not
-turned marketing off. Each mail goes through the outbox with the RFC 8058
+subscribers who chose the "site-updates" topic and have not paused mail,
+whose signup allowed marketing and whose address has not turned marketing
+off. Each mail goes through the outbox with the RFC 8058
 unsubscribe headers. A delivery row is written (unique per notice and
 subscription) before its mail is handed over, so continuing, resending or
 two staff pressing the button at once never mails anyone twice.
@@ -80,7 +81,8 @@ def send_batch(notice: Notice, size: int) -> int:
 def preview_text(body: str) -> str:
     footer = (
         f"\n\n--\nYou receive this because you subscribed to the {current_app.config['STORE_NAME']} "
-        "newsletter.\nUnsubscribe with one click: <a personal link for each subscriber>\n"
+        "newsletter.\nChange your topics or pause all mail: <a personal link for each subscriber>\n"
+        "Unsubscribe with one click: <a personal link for each subscriber>\n"
     )
     return body + footer
 
