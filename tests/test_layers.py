@@ -29,6 +29,7 @@ CORE = {
     "ledger",
     "policy_text",
     "shorten",
+    "receipt_signatures",
     "text",
 }
 LAYERS = ["core", "features", "privacy", "staff"]

@@ -83,6 +83,7 @@ def staff(path):
 PAGES = {
     "receipt": lambda client, app: ("GET", f"/receipt/{submitted(client, app).receipt_id}"),
     "receipt json": lambda client, app: ("GET", f"/receipt/{submitted(client, app).receipt_id}.json"),
+    "receipt jwt": lambda client, app: ("GET", f"/receipt/{submitted(client, app).receipt_id}.jwt"),
     "thanks": thanks,
     "newsletter confirm": newsletter_confirm,
     "unsubscribe page": lambda client, app: ("GET", f"/newsletter/unsubscribe/{unsubscribe_token(client, app)}"),

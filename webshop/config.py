@@ -9,10 +9,11 @@ There is no built-in secret key. When none is configured, one is generated
 into ``instance/secret_key`` (mode 0600) on first start and reused after.
 """
 
-import os
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from .private_files import claim_private_file
 
 
 class ConfigError(RuntimeError):
@@ -24,8 +25,13 @@ DEFAULTS = {
     "STORE_NAME": "Voltage & Vine Electronics",
     "STORE_EMAIL": "privacy@voltage-vine.example",
     "STORE_ADDRESS": "12 Loopback Lane, Localhost 12700, Example Republic",
+    "STORE_PHONE": "+1 555 0100",
     # Keys. SECRET_KEY has no default on purpose (see load_secret_key).
     "SECRET_KEY_FALLBACKS": [],
+    # The Ed25519 key receipts are signed with (None: instance/receipt-signing-key.pem,
+    # generated on first start), and PEM files of earlier keys still published.
+    "RECEIPT_SIGNING_KEY_FILE": None,
+    "RECEIPT_RETIRED_KEY_FILES": [],
     # Database: SQLite in instance/ unless a URI is given.
     "SQLALCHEMY_DATABASE_URI": None,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -110,18 +116,7 @@ def load_secret_key(instance_path: str) -> str:
 
 def claim_secret_key(path: Path) -> None:
     """Put a new key at ``path`` unless another process already did."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(temporary, path)
-    except FileExistsError:
-        pass  # another process linked its key first; that one is used
-    finally:
-        temporary.unlink(missing_ok=True)
+    claim_private_file(path, secrets.token_urlsafe(48).encode())
 
 
 def public_url(value) -> str | None:

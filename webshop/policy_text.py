@@ -183,7 +183,9 @@ CLAUSES = [
         "mind at any time on the \"your data\" page and on this page; every choice is "
         "kept in a consent log you can see, and declining after accepting withdraws "
         "your consent: what your browser sent before is never shared again. Every "
-        "submission gets a receipt that records what you agreed to.",
+        "submission gets a receipt that records what you agreed to at that moment. "
+        "It is never rewritten, it is signed so that anyone can check we issued it, "
+        "and it shows whether your consent still stands.",
     ),
     Clause(
         "blocking",

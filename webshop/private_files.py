@@ -39,6 +39,31 @@ def private_file(path) -> None:
         pass
 
 
+def claim_private_file(path, data: bytes) -> bool:
+    """Put ``data`` at ``path`` (mode 0600) unless a file is already there; whether this call put it.
+
+    The data is written in full to a private temporary file beside ``path``
+    and then hard-linked into place. The link is atomic and fails if
+    ``path`` exists, so a process starting at the same moment finds either
+    no file or a complete one, never a half-written one, and every process
+    ends up reading the one file that was linked first.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    fd = open_private(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, path)
+        return True
+    except FileExistsError:
+        return False  # another process linked its file first; that one is used
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 def open_private(path, flags: int) -> int:
     """``os.open`` a file created 0600 whatever the umask; the descriptor."""
     fd = os.open(path, flags | os.O_CLOEXEC | os.O_NOFOLLOW, FILE_MODE)

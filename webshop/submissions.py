@@ -12,17 +12,19 @@ A view then does three things: validate, :func:`record_submission`, and
 choices made on this submission alone, and the context of the request that
 carried it: IP, domain, visitor id, whether a blocking signal was present
 (which forces "don't share"), the policy version shown and the time, under
-a fresh, random consent-receipt id. Then the submission is committed, its
-consent receipt (:func:`receipt_data`) mailed where an address was given,
+a fresh, random consent-receipt id, with its consent receipt frozen beside
+it (:func:`build_receipt`). Then the submission is committed, the receipt
+mailed where an address was given,
 and the browser sent to the confirmation page, which links to the receipt.
 A domain name the resolver finds only after the submission was stored is
 filled in later (:mod:`webshop.submission_domains`).
 """
 
+import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from email.message import EmailMessage
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, url_for
@@ -30,9 +32,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField
 
 from . import mail
-from .db import db
+from .db import db, utc_text, utcnow
 from .limits import configured, limiter
-from .models import Submission, new_receipt_id
+from .models import Recipient, Submission, new_receipt_id
 from .policy_text import POLICY_VERSION
 from .proof import session_proof
 from .responses import no_store
@@ -88,27 +90,41 @@ def register_form(kind: FormKind) -> FormKind:
 
 # --- The consent receipt ------------------------------------------------------------
 #
-# Every submission has one, as a page and as JSON (webshop.privacy.receipts)
-# and by mail. The fields follow the Kantara Initiative Consent Receipt
-# Specification v1.1 (version, jurisdiction, consentTimestamp,
-# collectionMethod, consentReceiptID, language, piiPrincipalId,
-# piiControllers, policyUrl, services with their purposes, sensitive,
-# spiCat), extended with what this store promises besides: the policy
-# version, the two opt-out choices made on that submission, the blocking
-# signal, and the IP address and domain name recorded with it. A receipt
-# opens for whoever has its link, so the personal values entered are shown
-# masked (``j***@example.com``) and the IP address and domain shortened
-# (webshop.shorten); the full record is on "your data", behind the link
-# mailed to the address.
+# Every submission has one, as a page, JSON and a signed token
+# (webshop.privacy.receipts) and by mail. The fields follow the Kantara
+# Initiative Consent Receipt Specification v1.1 (version, jurisdiction,
+# consentTimestamp, collectionMethod, consentReceiptID, language,
+# piiPrincipalId, piiControllers, policyUrl, services with their purposes,
+# sensitive, spiCat), extended with what this store promises besides: the
+# policy version, the two opt-out choices made on that submission, the
+# blocking signal, and the IP address and domain name recorded with it.
+#
+# The document is frozen: built once when the submission is recorded, kept
+# as JSON text (Submission.receipt_document) and never rebuilt, so a later
+# change of the store's name or address, or of who receives marketing
+# lists, does not change what was agreed to. It never holds a full IP
+# address (only its network, webshop.shorten), so minimisation never has to
+# rewrite it. It names the person by what they gave (piiPrincipalId); the
+# other values they entered are masked (``j***@example.com``), since a
+# receipt opens for whoever has its link. Withdrawal and erasure change only
+# its status (receipt_status), kept beside it; erasure removes the document.
 
 KANTARA_VERSION = "KI-CR-v1.1.0"
-THIRD_PARTIES = "Organisations affiliated with the store and other companies, for their marketing"
+NO_RECIPIENTS = (
+    "No organisation is registered to receive marketing lists at the time of this consent; "
+    "any organisation it is shared with later is named in the sharing ledger on the your-data page"
+)
 INTERNAL_PURPOSE = "Internal review of how the shop is used, and improving its content and layout"
 MARKETING_PURPOSE = "Telling you about updates to the site and offers from the store"
 SHARING_PURPOSE = (
     "Passing your information to affiliated organisations and other companies for their marketing"
 )
 RECORDED_CATEGORIES = ("IP address", "Domain name", "Visitor id")
+NO_PRINCIPAL = "None recorded: no email address was given and no visitor id was kept"
+BLOCKED_PRINCIPAL = (
+    "None recorded: no email address was given, and the browser sent a blocking signal, "
+    "so no visitor id was kept"
+)
 
 
 def mask(name: str, value, kind: FormKind | None):
@@ -122,12 +138,30 @@ def mask(name: str, value, kind: FormKind | None):
     return value
 
 
-def receipt_data(submission: Submission) -> dict:
-    """The receipt of ``submission`` as a Kantara v1.1 style dictionary."""
+def principal_id(submission: Submission) -> str:
+    """Whom the receipt is about: the address as given, else the browser's visitor id, else why neither."""
+    if submission.email:
+        return submission.email
+    if submission.visitor_id:
+        return submission.visitor_id
+    return BLOCKED_PRINCIPAL if submission.blocking_signal else NO_PRINCIPAL
+
+
+def recipient_names() -> str:
+    """The organisations registered to receive marketing lists now, by name."""
+    names = db.session.execute(db.select(Recipient.name).order_by(Recipient.name)).scalars().all()
+    return ", ".join(names) or NO_RECIPIENTS
+
+
+def build_receipt(submission: Submission) -> dict:
+    """The receipt of ``submission`` as a Kantara v1.1 style dictionary, as things stand now."""
     config = current_app.config
     kind = FORM_KINDS.get(submission.kind)
     service = kind.service if kind else submission.kind
-    shared = submission.shareable
+    # What the person agreed to: they did not tick "don't share" and no blocking
+    # signal came with it. Whether anything is shared also depends on the
+    # default-deny rules (webshop.rules); what was shared shows in the ledger.
+    agreed_to_sharing = not (submission.no_share or submission.blocking_signal)
     consent_at = submission.created_at.replace(tzinfo=UTC)
     categories = list(kind.pii_categories if kind else ())
     values = (submission.ip, submission.domain, submission.visitor_id)
@@ -142,7 +176,7 @@ def receipt_data(submission: Submission) -> dict:
             "primaryPurpose": primary,
             "termination": kind.termination if kind else "Until you erase it on the your-data page",
             "thirdPartyDisclosure": disclosed,
-            "thirdPartyName": THIRD_PARTIES if disclosed else "",
+            "thirdPartyName": recipient_names() if disclosed else "",
             "optedOut": opted_out,
         }
 
@@ -155,8 +189,8 @@ def receipt_data(submission: Submission) -> dict:
             "Marketing - Third Party",
             "IMPLIED",
             False,
-            disclosed=shared,
-            opted_out=not shared,
+            disclosed=agreed_to_sharing,
+            opted_out=not agreed_to_sharing,
         ),
     ]
     return {
@@ -167,13 +201,14 @@ def receipt_data(submission: Submission) -> dict:
         "collectionMethod": f"Web form: {service} ({url_for(kind.endpoint)})" if kind else "Web form",
         "consentReceiptID": submission.receipt_id,
         "language": "en",
-        "piiPrincipalId": mask_email(submission.email) if submission.email else "Not given",
+        "piiPrincipalId": principal_id(submission),
         "piiControllers": [
             {
                 "piiController": config["STORE_NAME"],
                 "contact": "Privacy team",
                 "address": config["STORE_ADDRESS"],
                 "email": config["STORE_EMAIL"],
+                "phone": config["STORE_PHONE"],
                 "piiControllerUrl": mail.external_url("shop.home"),
                 "onBehalf": False,
             }
@@ -199,13 +234,70 @@ def receipt_data(submission: Submission) -> dict:
     }
 
 
+def receipt_text(receipt: dict) -> str:
+    """The receipt as compact JSON text: the bytes stored, served and signed."""
+    return json.dumps(receipt, ensure_ascii=False, separators=(",", ":"))
+
+
+def stored_receipt(submission: Submission) -> str | None:
+    """The frozen receipt document of ``submission``; None once it is erased.
+
+    A submission recorded before documents were stored gets its document on
+    first read, once: the conditional update lets only the first reader's
+    stand, and every reader returns what the row then holds.
+    """
+    if submission.erased_at is not None:
+        return None  # erasure removes the document too; an erased row answers for none
+    if submission.receipt_document is None:
+        document = receipt_text(build_receipt(submission))
+        db.session.execute(
+            db.update(Submission)
+            .where(Submission.id == submission.id, Submission.receipt_document.is_(None))
+            .values(receipt_document=document)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        db.session.refresh(submission)
+    return submission.receipt_document
+
+
+def receipt_data(submission: Submission) -> dict | None:
+    """The frozen receipt of ``submission`` as a dictionary; None once it is erased."""
+    document = stored_receipt(submission)
+    return json.loads(document) if document is not None else None
+
+
+@dataclass(frozen=True)
+class ReceiptStatus:
+    """Where a receipt stands: ACTIVE, or REVOKED since consent was withdrawn or the data erased."""
+
+    revoked_at: datetime | None
+
+    @property
+    def name(self) -> str:
+        return "REVOKED" if self.revoked_at else "ACTIVE"
+
+    @property
+    def at(self) -> str | None:
+        """The time of revocation as ``2026-12-02T10:00:00Z``."""
+        return utc_text(self.revoked_at.replace(microsecond=0)) if self.revoked_at else None
+
+    def header(self) -> str:
+        """The ``Receipt-Status`` header: ``ACTIVE`` or ``REVOKED; at=2026-12-02T10:00:00Z``."""
+        return f"{self.name}; at={self.at}" if self.revoked_at else self.name
+
+
+def receipt_status(submission: Submission) -> ReceiptStatus:
+    ends = [moment for moment in (submission.withdrawn_at, submission.erased_at) if moment]
+    return ReceiptStatus(min(ends) if ends else None)
+
+
 def receipt_message(submission: Submission):
     """The consent receipt as a mail to the address given with the submission."""
     receipt = receipt_data(submission)
     text = render_template("receipts/mail.txt", receipt=receipt, submission=submission)
     service = receipt["services"][0]["service"]
     return mail.build_message(submission.email, f"Your consent receipt: {service}", text)
-
 
 
 # --- Recording and completing -------------------------------------------------------
@@ -224,6 +316,7 @@ def record_submission(
     blocking = bool(g.get("blocking_signal"))
     submission = Submission(
         receipt_id=new_receipt_id(),
+        created_at=utcnow(),  # the receipt's time is the row's
         kind=kind,
         email=email or None,
         name=name or None,
@@ -238,6 +331,8 @@ def record_submission(
         policy_version=POLICY_VERSION,
         proven_at=session_proof(email or None),
     )
+    # Frozen now, from this row: the IP address only as its network, never in full.
+    submission.receipt_document = receipt_text(build_receipt(submission))
     db.session.add(submission)
     return submission
 

@@ -66,11 +66,6 @@ class Submission(db.Model):
         Index("ix_submission_visitor", "visitor_id"),
     )
 
-    @property
-    def shareable(self) -> bool:
-        """Whether this submission may leave the store (before other rules)."""
-        return not (self.no_share or self.blocking_signal or self.erased_at or self.withdrawn_at)
-
 
 class EmailPreference(db.Model):
     """Choices an address made on "your data", going forward, for all its records.

@@ -592,6 +592,7 @@ def _erase_rows(email: str | None, submissions: list[Submission], result: Erased
         submission.visitor_id = None
         submission.domain_confirmed = False
         submission.fields = {}
+        submission.receipt_document = None  # it names the person
         submission.erased_at = now
     result.submissions = len(submissions)
     audit(
