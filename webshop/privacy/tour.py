@@ -32,12 +32,12 @@ class Step:
 STEPS = [
     Step(
         "banner",
-        "Acknowledge the privacy banner",
+        "Make your choice on the privacy banner",
         ("consent", "cookies"),
         "shop.home",
         None,
         'Open the shop and press "Accept" on the banner (or "Decline": then nothing links your visits).',
-        "The banner goes away; a consent cookie holds the policy version, and a visitor id cookie "
+        "The banner goes away; a consent cookie holds your choice and the policy version, and a visitor id cookie "
         "starts linking this browser's visits (not while it sends a blocking signal).",
     ),
     Step(
