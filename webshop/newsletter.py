@@ -438,26 +438,24 @@ def change_topics(token):
 
 @bp.post("/newsletter/preferences/<token>/pause")
 def pause(token):
-    subscription, refused = changeable(token)
-    if refused:
-        return refused
-    if subscription.paused_at is None:
-        subscription.paused_at = utcnow()
-        audit("visitor", "newsletter.paused", subscription=subscription.id)
-        db.session.commit()
-    return back_to(token, "All mail is paused until you resume it.")
+    return set_paused(token, True, "All mail is paused until you resume it.")
 
 
 @bp.post("/newsletter/preferences/<token>/resume")
 def resume(token):
+    return set_paused(token, False, "Mail is on again, for the topics you chose.")
+
+
+def set_paused(token: str, paused: bool, message: str):
+    """Pause or resume all mail to the subscription; pressing the same button twice changes nothing."""
     subscription, refused = changeable(token)
     if refused:
         return refused
-    if subscription.paused_at is not None:
-        subscription.paused_at = None
-        audit("visitor", "newsletter.resumed", subscription=subscription.id)
+    if (subscription.paused_at is not None) != paused:
+        subscription.paused_at = utcnow() if paused else None
+        audit("visitor", "newsletter.paused" if paused else "newsletter.resumed", subscription=subscription.id)
         db.session.commit()
-    return back_to(token, "Mail is on again, for the topics you chose.")
+    return back_to(token, message)
 
 
 @bp.post("/newsletter/preferences/<token>/unsubscribe")
