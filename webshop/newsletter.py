@@ -87,15 +87,20 @@ KIND = register_form(
 )
 
 
-class SignupForm(PersonalDataForm):
-    email = email_field()
-    topics = SelectMultipleField(
+def topics_field(required_message: str) -> SelectMultipleField:
+    """The topic checkboxes, at least one ticked, as on the signup form and the preference centre."""
+    return SelectMultipleField(
         "Topics you want to hear about",
         choices=TOPICS,
-        validators=[InputRequired("Choose at least one topic.")],
+        validators=[InputRequired(required_message)],
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
     )
+
+
+class SignupForm(PersonalDataForm):
+    email = email_field()
+    topics = topics_field("Choose at least one topic.")
 
 
 # --- Mail to subscribers -------------------------------------------------------------
@@ -350,13 +355,7 @@ def end_subscription(subscription: Subscription) -> bool:
 
 
 class TopicsForm(FlaskForm):
-    topics = SelectMultipleField(
-        "Topics you want to hear about",
-        choices=TOPICS,
-        validators=[InputRequired("Choose at least one topic. To stop every mail, unsubscribe below.")],
-        widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(),
-    )
+    topics = topics_field("Choose at least one topic. To stop every mail, unsubscribe below.")
 
 
 class ActionForm(FlaskForm):
