@@ -9,13 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.forms import FORMS, outbox, send
-from tests.support.my_data import JANE, open_access
+from tests.support.my_data import JANE, open_access, share_all
 from tests.support.pages import csrf_token_from, element_text, submit
 from tests.support.staff import add_recipient, signed_in, web_export
 from webshop.cookies import serializer
 from webshop.db import db
-from webshop.ledger import record_export
-from webshop.models import AuditEvent, BoardPost, ConsentDecision, Order, Recipient, Submission, Visit
+from webshop.models import AuditEvent, BoardPost, ConsentDecision, Order, Submission, Visit
 from webshop.policy_text import POLICY_VERSION
 from webshop.rules import WITHDRAWN, shareable_submissions
 from webshop.staff.dashboard import consent_totals
@@ -51,16 +50,6 @@ def visitor_of(client, app):
 def shareable_ids(app):
     with app.app_context():
         return [s.id for s in db.session.execute(shareable_submissions()).scalars()]
-
-
-def share_everything(app, name="Acme Partners"):
-    with app.app_context():
-        recipient = Recipient(name=name, kind=Recipient.THIRD_PARTY)
-        db.session.add(recipient)
-        shared = db.session.execute(shareable_submissions()).scalars().all()
-        record_export(recipient, "Their spring campaign", "staffer", shared)
-        db.session.commit()
-        return [s.id for s in shared]
 
 
 def shows_banner(client, path="/"):
@@ -157,7 +146,7 @@ def test_declining_after_accepting_withdraws_earlier_submissions_and_the_ledger_
     assert send(client, app, CONTACT).status_code == 303
     [sent] = rows(app, Submission, Submission.kind == "contact")
     assert sent.id in shareable_ids(app)
-    assert share_everything(app) == [sent.id]
+    assert share_all(app, "Acme Partners") == [sent.id]
 
     response = choose(client, "decline", source="my-data")
     assert response.status_code == 303
@@ -178,7 +167,7 @@ def test_declining_after_accepting_withdraws_earlier_submissions_and_the_ledger_
     note = f"shared before consent was withdrawn on {day}, and will not be shared again"
     everything = client.get("/my-data/email").get_data(as_text=True)
     assert "Acme Partners" in everything and note in everything
-    assert share_everything(app, "Later Partners") == []  # a later export leaves it out
+    assert share_all(app, "Later Partners") == []  # a later export leaves it out
 
 
 def test_the_staff_export_leaves_withdrawn_submissions_out_and_says_why(client, app):

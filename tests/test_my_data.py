@@ -23,12 +23,12 @@ from tests.support.my_data import (
     path_in,
     post_on_everything,
     request_link,
+    share_all,
 )
 from tests.support.pages import acknowledge_banner, csrf_token_from, press_button, submit
 from webshop import signing
 from webshop.cookies import serializer
 from webshop.db import db
-from webshop.ledger import record_export
 from webshop.models import (
     AccessLink,
     AuditEvent,
@@ -37,7 +37,6 @@ from webshop.models import (
     EmailPreference,
     Order,
     ProductRegistration,
-    Recipient,
     RetiredVisitor,
     Submission,
     Subscription,
@@ -77,17 +76,6 @@ def rows(app, model, *where):
         found = db.session.execute(select(model).where(*where)).scalars().all()
         db.session.expunge_all()
         return found
-
-
-def share_all(app, recipient_name="Partner Marketing Ltd"):
-    """A staff export of everything shareable to one recipient, written to the ledger."""
-    with app.app_context():
-        recipient = Recipient(name=recipient_name, kind=Recipient.THIRD_PARTY)
-        db.session.add(recipient)
-        shared = db.session.execute(shareable_submissions()).scalars().all()
-        record_export(recipient, "Their spring campaign", "staffer", shared)
-        db.session.commit()
-        return [s.id for s in shared]
 
 
 def audit_lines(app, action):

@@ -127,6 +127,8 @@ def store_world(record_list, addresses) -> tuple[dict[str, int], dict[str, str]]
                 Subscription(
                     email=email,
                     status=address["status"],
+                    # Site-update notices go to subscribers of that topic (tests/test_newsletter_preferences.py).
+                    topics=["site-updates"],
                     submission_id=ids[signup_name] if signup_name else None,
                 )
             )

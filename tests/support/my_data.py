@@ -5,6 +5,10 @@ from urllib.parse import urlsplit
 
 from tests.support.forms import outbox
 from tests.support.pages import csrf_token_from, press_button, submit
+from webshop.db import db
+from webshop.ledger import record_export
+from webshop.models import Recipient
+from webshop.rules import shareable_submissions
 
 JANE = "jane@example.org"
 ACCESS_LINK = re.compile(r"https?://[^\s]+/my-data/open/[^\s]+")
@@ -51,3 +55,14 @@ def post_on_everything(client, action, data):
     page = client.get("/my-data/email")
     assert page.status_code == 200
     return client.post(action, data={"csrf_token": csrf_token_from(page.get_data(as_text=True)), **data})
+
+
+def share_all(app, recipient_name="Partner Marketing Ltd") -> list[int]:
+    """A staff export of everything shareable to one recipient, written to the ledger; the ids shared."""
+    with app.app_context():
+        recipient = Recipient(name=recipient_name, kind=Recipient.THIRD_PARTY)
+        db.session.add(recipient)
+        shared = db.session.execute(shareable_submissions()).scalars().all()
+        record_export(recipient, "Their spring campaign", "staffer", shared)
+        db.session.commit()
+        return [s.id for s in shared]
