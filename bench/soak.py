@@ -17,10 +17,15 @@ Afterwards, with the server stopped gracefully:
 - no answer was a 5xx;
 - worker memory (VmRSS) at start and end, per worker.
 
-Rate limiting is switched off (``RATELIMIT_ENABLED=false``): a soak is not
-abuse, and its visitors post far faster than a person.
+On one host, rate limiting is switched off (``RATELIMIT_ENABLED=false``): a
+soak is not abuse, and its visitors post far faster than a person.
 
     .venv/bin/python bench/soak.py --database sqlite|postgresql --seconds 60 --clients 6
+    .venv/bin/python bench/soak.py --hosts 2 --workers 2 --seconds 60 --clients 6
+
+With ``--hosts 2`` the same workload goes through nginx to two hosts on one
+PostgreSQL and one Redis (tests/support/two_hosts.py), with every rate limit
+on and counted in Redis, and the checks cover both hosts' workers and logs.
 """
 
 import argparse
@@ -47,6 +52,9 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from tests.support.gunicorn import GunicornServer  # noqa: E402
+from tests.support.nginx import HOST  # noqa: E402
+from tests.support.redis import RedisServer  # noqa: E402
+from tests.support.two_hosts import TwoHosts, shared_settings  # noqa: E402
 
 NOT_RECORDED_PREFIXES = ("/static/", "/healthz")
 REQUEST_TIMEOUT = 30
@@ -144,12 +152,13 @@ class Answer:
 class Browser:
     """One visitor: a source address, a cookie jar, and optionally a blocking signal."""
 
-    def __init__(self, host: str, port: int, source: str, tally: Tally, gpc: bool = False):
+    def __init__(self, host: str, port: int, source: str, tally: Tally, gpc: bool = False, name: str | None = None):
         self.host = host
         self.port = port
         self.source = source
         self.tally = tally
         self.gpc = gpc
+        self.name = name  # the Host header, when ``host`` is a proxy serving that name
         self.cookies: dict[str, str] = {}
 
     def request(self, method: str, path: str, fields: dict | None = None, headers: dict | None = None) -> Answer:
@@ -163,6 +172,8 @@ class Browser:
             headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
         if self.gpc:
             headers["Sec-GPC"] = "1"
+        if self.name:
+            headers["Host"] = self.name
         connection = http.client.HTTPConnection(
             self.host, self.port, timeout=REQUEST_TIMEOUT, source_address=(self.source, 0)
         )
@@ -232,7 +243,10 @@ class Catalogue:
 class Visitor:
     """What one client thread does: flows of requests, as a person would click through."""
 
-    def __init__(self, client: int, host: str, port: int, tally: Tally, catalogue: Catalogue, seed: int):
+    def __init__(
+        self, client: int, host: str, port: int, tally: Tally, catalogue: Catalogue, seed: int, name: str | None = None
+    ):
+        self.name = name
         self.client = client
         self.host = host
         self.port = port
@@ -248,7 +262,7 @@ class Visitor:
     def new_visitor(self) -> None:
         self.visitors += 1
         source = f"127.0.{self.client + 1}.{(self.visitors % 250) + 2}"
-        self.browser = Browser(self.host, self.port, source, self.tally, gpc=self.rng.random() < 0.15)
+        self.browser = Browser(self.host, self.port, source, self.tally, gpc=self.rng.random() < 0.15, name=self.name)
         self.actions = 0
         if not self.browser.gpc and self.rng.random() < 0.7:
             page = self.browser.get("/privacy")
@@ -426,16 +440,17 @@ class Visitor:
 
 
 class Load:
-    """Client threads running the workload against ``url`` until stopped."""
+    """Client threads running the workload against ``url`` until stopped (``name``: the Host header)."""
 
-    def __init__(self, url: str, database_uri: str, clients: int, seed: int = 1):
+    def __init__(self, url: str, database_uri: str, clients: int, seed: int = 1, name: str | None = None):
         parts = urllib.parse.urlsplit(url)
         self.tally = Tally()
         catalogue = Catalogue.load(database_uri)
         schedule = itertools.count()
         self.stopping = threading.Event()
         self.visitors = [
-            Visitor(n, parts.hostname, parts.port, self.tally, catalogue, seed * 1000 + n) for n in range(clients)
+            Visitor(n, parts.hostname, parts.port, self.tally, catalogue, seed * 1000 + n, name)
+            for n in range(clients)
         ]
         self.threads = [
             threading.Thread(target=v.run, args=(self.stopping, schedule), name=f"soak-client-{v.client}")
@@ -466,10 +481,10 @@ def vm_rss_kb(pid: int) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def worker_memory(server: GunicornServer) -> dict[int, int]:
-    """VmRSS in kB of each live worker, by pid."""
+def worker_memory(*servers: GunicornServer) -> dict[int, int]:
+    """VmRSS in kB of each live worker of ``servers``, by pid."""
     found = {}
-    for pid in server.worker_pids():
+    for pid in [pid for server in servers if server.process.poll() is None for pid in server.worker_pids()]:
         rss = vm_rss_kb(pid)
         if rss is not None:
             found[pid] = rss
@@ -511,6 +526,7 @@ class Report:
     clients: int
     workers: int
     tally: Tally
+    hosts: int = 1
     rows_before: int = 0
     rows: int = 0
     accepted: int = 0
@@ -558,7 +574,7 @@ class Report:
         lines = [
             f"| database | {self.database} |",
             "|---|---|",
-            f"| load | {self.clients} clients, {self.workers} gunicorn workers, {self.seconds:.0f} s |",
+            f"| load | {self.clients} clients, {self.served_by}, {self.seconds:.0f} s |",
             f"| requests sent / answered | {t.sent:,} / {t.answered:,} ({t.answered / seconds:,.0f}/s) |",
             f"| answers by status | {statuses} |",
             f"| 5xx / no answer | {t.server_errors} / {t.failed} |",
@@ -582,12 +598,18 @@ class Report:
         return "\n".join(lines)
 
     @property
+    def served_by(self) -> str:
+        if self.hosts == 1:
+            return f"{self.workers} gunicorn workers"
+        return f"{self.hosts} hosts behind nginx, {self.workers} gunicorn workers each"
+
+    @property
     def accepted_kinds(self) -> list[str]:
         return list(self.tally.receipts.values()) + ["order"] * len(self.tally.orders)
 
 
-def check(report: Report, database_uri: str, server: GunicornServer) -> Report:
-    """Fill in what the database and the server log say after the server stopped."""
+def check(report: Report, database_uri: str, *servers: GunicornServer) -> Report:
+    """Fill in what the database and the server logs say after the servers stopped."""
     tally = report.tally
     report.rows = count_visits(database_uri)
     receipts, orders = stored_submissions(database_uri)
@@ -597,11 +619,44 @@ def check(report: Report, database_uri: str, server: GunicornServer) -> Report:
     report.present = report.accepted - len(missing)
     report.missing = missing
     report.integrity = sqlite_integrity(database_uri)
-    log = server.log.read_text(errors="replace") if server.log.exists() else ""
+    log = "".join(server.log.read_text(errors="replace") for server in servers if server.log.exists())
     for needle in ("Traceback", "database is locked"):
         if needle in log:
             report.log_problems.append(f"server log contains {needle!r}")
     return report
+
+
+def measure(servers, url: str, database_uri: str, *, seconds: float, clients: int, workers: int,
+            database: str, during=None, name: str | None = None) -> Report:
+    """Run the workload against ``url`` for ``seconds`` and note what the clients and ``servers`` showed.
+
+    ``during(load)``, if given, runs in the middle of the load (fault tests).
+    """
+    rows_before = count_visits(database_uri)
+    memory_boot = worker_memory(*servers)
+    load = Load(url, database_uri, clients, name=name).start()
+    started = time.monotonic()
+    # Memory once every worker has served a while: imports and compiled
+    # templates are not growth.
+    time.sleep(min(WARM_UP_SECONDS, seconds / 4))
+    memory_warm = worker_memory(*servers)
+    if during is not None:
+        during(load)
+    time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+    memory_end = worker_memory(*servers)
+    tally = load.stop()
+    return Report(
+        database or database_uri.split(":")[0],
+        time.monotonic() - started,
+        clients,
+        workers,
+        tally,
+        hosts=len(servers),
+        rows_before=rows_before,
+        memory_boot=memory_boot,
+        memory_start=memory_warm,
+        memory_end=memory_end,
+    )
 
 
 def soak(database_uri: str, instance: Path, *, seconds: float, clients: int, workers: int = 3,
@@ -612,36 +667,48 @@ def soak(database_uri: str, instance: Path, *, seconds: float, clients: int, wor
     """
     server = GunicornServer(instance, server_settings(database_uri), workers=workers).start()
     try:
-        rows_before = count_visits(database_uri)
-        memory_start = worker_memory(server)
-        load = Load(server.url, database_uri, clients).start()
-        started = time.monotonic()
-        # Memory once every worker has served a while: imports and compiled
-        # templates are not growth.
-        time.sleep(min(WARM_UP_SECONDS, seconds / 4))
-        memory_warm = worker_memory(server)
-        if during is not None:
-            during(server, load)
-        time.sleep(max(0.0, seconds - (time.monotonic() - started)))
-        memory_end = worker_memory(server)
-        tally = load.stop()
-        elapsed = time.monotonic() - started
+        report = measure(
+            [server], server.url, database_uri, seconds=seconds, clients=clients, workers=workers,
+            database=database, during=during and (lambda load: during(server, load)),
+        )
         server.stop()
     finally:
         server.kill()
-    report = Report(
-        database or database_uri.split(":")[0],
-        elapsed,
-        clients,
-        workers,
-        tally,
-        rows_before=rows_before,
-        memory_boot=memory_start,
-        memory_start=memory_warm,
-        memory_end=memory_end,
-        returncode=server.process.returncode,
-    )
+    report.returncode = server.process.returncode
     return check(report, database_uri, server)
+
+
+# Limits on, through the shared Redis, but far above what the soak's visitors send.
+SOAK_LIMITS = {
+    name: "100000 per hour"
+    for name in (
+        "RATELIMIT_FORMS", "RATELIMIT_CHAT", "RATELIMIT_CHAT_POLL", "RATELIMIT_SIGN_IN", "RATELIMIT_MY_DATA_LINK"
+    )
+}
+
+
+def soak_two_hosts(database_uri: str, redis_url: str, folder: Path, *, seconds: float, clients: int,
+                   workers: int = 2, during=None) -> Report:
+    """The same workload through nginx in front of two hosts sharing the database and Redis, then the checks.
+
+    The hosts are set up as docs/operations.md "Several hosts" says
+    (tests/support/two_hosts.py), with every rate limit counted in Redis.
+    ``during(stack, load)``, if given, runs in the middle of the load.
+    """
+    settings = {**shared_settings(folder, database_uri, redis_url), **SOAK_LIMITS, "LOG_LEVEL": "WARNING"}
+    stack = TwoHosts(folder, settings, workers=workers).start()
+    try:
+        report = measure(
+            stack.hosts, stack.url, database_uri, seconds=seconds, clients=clients, workers=workers,
+            database="postgresql", during=during and (lambda load: during(stack, load)), name=HOST,
+        )
+        stack.stop()
+    finally:
+        for host in stack.hosts:
+            host.kill()
+    codes = [host.process.returncode for host in stack.hosts]
+    report.returncode = next((code for code in codes if code != 0), 0)
+    return check(report, database_uri, *stack.hosts)
 
 
 def main():
@@ -650,12 +717,18 @@ def main():
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--clients", type=int, default=6)
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument(
+        "--hosts", type=int, choices=[1, 2], default=1,
+        help="2: two hosts behind nginx, on PostgreSQL and Redis (--database is then postgresql)",
+    )
     args = parser.parse_args()
+    if args.hosts == 2:
+        args.database = "postgresql"
 
     from tests.conftest import PostgresServer, build_schema
 
     base = Path(tempfile.mkdtemp(prefix="webshop-soak-"))
-    pg = None
+    pg = redis = None
     try:
         if args.database == "sqlite":
             instance = base / "instance"
@@ -669,11 +742,18 @@ def main():
             instance = base / "instance"
         build_schema(uri, base / "schema")
         print(f"Soaking {args.database} for {args.seconds:.0f} s with {args.clients} clients "
-              f"and {args.workers} workers ...", flush=True)
-        report = soak(uri, instance, seconds=args.seconds, clients=args.clients, workers=args.workers,
-                      database=args.database)
+              f"and {args.workers} workers on {args.hosts} host(s) ...", flush=True)
+        if args.hosts == 2:
+            redis = RedisServer(base / "redis").start()
+            report = soak_two_hosts(uri, redis.url, base / "hosts", seconds=args.seconds, clients=args.clients,
+                                    workers=args.workers)
+        else:
+            report = soak(uri, instance, seconds=args.seconds, clients=args.clients, workers=args.workers,
+                          database=args.database)
         print(report.summary())
     finally:
+        if redis:
+            redis.stop()
         if pg:
             pg.remove()
         shutil.rmtree(base, ignore_errors=True)

@@ -10,18 +10,22 @@ from tests.support.pages import csrf_token_from
 class Browser:
     """A browser's cookie jar and the requests it makes (redirects followed)."""
 
-    def __init__(self, base: str, jar: CookieJar | None = None):
+    def __init__(self, base: str, jar: CookieJar | None = None, host: str | None = None):
         self.base = base
         self.jar = jar or CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        # The name asked for, as a browser sends it, when ``base`` is the address of a proxy serving it.
+        self.headers = {"Host": host} if host else {}
 
     def get(self, path: str) -> tuple[str, str]:
-        with self.opener.open(self.base + path, timeout=30) as response:
-            return response.geturl(), response.read().decode()
+        return self.open(urllib.request.Request(self.base + path, headers=self.headers))
 
     def post(self, path: str, data: dict) -> tuple[str, str]:
         body = urllib.parse.urlencode(data, doseq=True).encode()
-        with self.opener.open(self.base + path, data=body, timeout=30) as response:
+        return self.open(urllib.request.Request(self.base + path, data=body, headers=self.headers))
+
+    def open(self, request: urllib.request.Request) -> tuple[str, str]:
+        with self.opener.open(request, timeout=30) as response:
             return response.geturl(), response.read().decode()
 
     def submit(self, page: str, data: dict, action: str | None = None) -> tuple[str, str]:

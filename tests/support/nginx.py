@@ -13,14 +13,25 @@ ROOT = Path(__file__).resolve().parents[2]
 HOST = "shop.example.org"
 
 
-def render_site(listen_port: int, app_port: int) -> str:
-    """deploy/nginx.conf with only the ports and the static folder replaced."""
+def render_site(listen_port: int, *app_ports: int) -> str:
+    """deploy/nginx.conf with only the ports and the static folder replaced.
+
+    With two app ports, its upstream is deploy/nginx-two-hosts.conf's, as the
+    operations guide says to set it up for two hosts.
+    """
     site = (ROOT / "deploy" / "nginx.conf").read_text()
-    site = site.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};")
+    if len(app_ports) == 1:
+        site = site.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_ports[0]};")
+    else:
+        upstream = (ROOT / "deploy" / "nginx-two-hosts.conf").read_text()
+        for address, port in zip(("10.0.0.11:8000", "10.0.0.12:8000"), app_ports, strict=True):
+            upstream = upstream.replace(f"server {address} ", f"server 127.0.0.1:{port} ")
+        start = site.index("upstream webshop_app {")
+        site = site[:start] + upstream[upstream.index("upstream webshop_app {"):] + site[site.index("}", start) + 1 :]
     site = site.replace("listen 80 default_server;", f"listen 127.0.0.1:{listen_port} default_server;")
     site = site.replace("listen 80;", f"listen 127.0.0.1:{listen_port};")
     site = site.replace("/srv/webshop/webshop/static/", f"{ROOT}/webshop/static/")
-    assert site.count(str(listen_port)) == 2 and str(app_port) in site
+    assert site.count(str(listen_port)) == 2 and all(str(port) in site for port in app_ports)
     return site
 
 
@@ -70,6 +81,23 @@ http {{
                 time.sleep(0.05)
         processes.stop(self.process, signal.SIGKILL)
         raise RuntimeError((self.folder / "stderr.log").read_text() or "nginx did not start")
+
+    def reload(self, site: str) -> None:
+        """Serve ``site`` from now on (SIGHUP, as ``nginx -s reload``); returns once the new workers answer."""
+        (self.folder / "site.conf").write_text(site)
+        old = set(self.worker_pids())
+        self.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            current = set(self.worker_pids())
+            if current and not current & old:
+                return
+            time.sleep(0.05)
+        raise RuntimeError((self.folder / "error.log").read_text()[-2000:] or "nginx did not reload")
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+        return [int(pid) for pid in children.split()]
 
     def stop(self):
         """Graceful stop (SIGQUIT): open requests are answered first."""
