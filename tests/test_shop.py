@@ -1,7 +1,10 @@
 """The storefront pages and the demo catalogue."""
 
 import re
+import threading
 from http.cookies import SimpleCookie
+
+from sqlalchemy import event
 
 from tests.support.cart import product_id
 from tests.support.pages import csrf_token_from
@@ -42,6 +45,26 @@ def test_product_page_shows_price_picture_and_add_form(client):
     assert "Lumen M50 Camera" in page and "€899.00" in page
     assert 'aria-label="Drawing of Lumen M50 Camera"' in page
     assert 'action="/cart/add"' in page and '<label for="quantity">' in page
+
+
+def test_the_product_page_reads_its_product_and_category_in_one_query(app, client):
+    client.get("/product/lumen-m50")  # the consent and cart state of a first visit are settled
+    request_thread = threading.get_ident()  # the visit writer inserts on a thread of its own
+    statements = []
+
+    def note(_conn, _cursor, statement, *_args):
+        if threading.get_ident() == request_thread and re.search(r"\bFROM (product|category)\b", statement):
+            statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        page = client.get("/product/lumen-m50").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert 'href="/category/cameras">Cameras</a>' in page
+    assert len(statements) == 1 and "JOIN category" in statements[0]
 
 
 def test_withdrawn_product_page_is_gone(client, app):

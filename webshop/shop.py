@@ -2,6 +2,7 @@
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import joinedload
 from wtforms import HiddenField, IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
@@ -58,7 +59,8 @@ def category(slug):
 
 @bp.get("/product/<slug>")
 def product(slug):
-    found = db.first_or_404(active_products().where(Product.slug == slug))
+    # The page shows the category in its breadcrumb: one query loads both.
+    found = db.first_or_404(active_products().where(Product.slug == slug).options(joinedload(Product.category)))
     return render_template("shop/product.html", product=found, form=CartLineForm(product_id=found.id))
 
 
