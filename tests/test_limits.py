@@ -164,6 +164,30 @@ def test_limits_are_on_by_default_in_memory_and_configurable_from_the_environmen
             db.engine.dispose()
 
 
+def test_a_page_without_a_limit_is_not_checked_by_the_limiter_yet_limited_views_still_are(app, client):
+    assert limiter._check_request_limit not in app.before_request_funcs[None]
+    for _ in range(5):
+        assert client.get("/product/lumen-m50").status_code == 200
+    case = CASES["contact"]
+    assert send(client, app, case).status_code == 303
+    assert send(client, app, case).status_code == 303
+    assert_429_page(send(client, app, case))
+
+
+def test_an_app_wide_limit_still_limits_every_page(database, instance_path):
+    app = create_app(
+        {"SECRET_KEY": "k", "SQLALCHEMY_DATABASE_URI": database, "RDNS_ENABLED": False, "VISITS_ENABLED": False,
+         "RATELIMIT_ENABLED": True, "RATELIMIT_APPLICATION": "2 per minute"},
+        instance_path=str(instance_path),
+    )
+    try:
+        client = app.test_client()
+        assert [client.get("/product/lumen-m50").status_code for _ in range(3)] == [200, 200, 429]
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
 def test_flask_limiter_command_lists_the_limits_of_every_limited_view(tmp_path):
     """`flask limiter limits`, the operator's view of what is limited, works from a plain install."""
     env = {

@@ -75,8 +75,18 @@ def too_many_requests(error: RateLimitExceeded):
     return security.render_error(error, retry_after=seconds_to_wait())
 
 
+# Settings that set limits for every request rather than for one view.
+APP_WIDE_LIMITS = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META", "RATELIMIT_IN_MEMORY_FALLBACK")
+
+
 def init_app(app):
     limiter.init_app(app)  # off when RATELIMIT_ENABLED is false
+    check_every_request = limiter._check_request_limit
+    hooks = app.before_request_funcs.get(None, [])
+    if check_every_request in hooks and not any(app.config.get(name) for name in APP_WIDE_LIMITS):
+        # Every limit sits on its view, which checks it when called; the limiter's
+        # own before-request check would find nothing to count on any request.
+        hooks.remove(check_every_request)
     if app.config["RATELIMIT_ENABLED"] and app.config["RATELIMIT_STORAGE_URI"].startswith("memory:"):
         log.info(
             "rate limits are counted in memory, per worker process: each worker allows the full limit; "
