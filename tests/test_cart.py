@@ -199,6 +199,24 @@ def test_cart_signed_with_a_fallback_key_still_works(tmp_path, database):
     assert "Your cart is empty" in client.get("/cart").get_data(as_text=True)
 
 
+def test_a_change_to_the_cart_is_signed_once_and_that_value_is_the_cookie(client, app, monkeypatch):
+    client.get("/product/hush-anc")  # the page that holds the form, with its own cookies
+    signed = []
+    dumps = URLSafeTimedSerializer.dumps
+
+    def noting_dumps(self, obj, *args, **kwargs):
+        value = dumps(self, obj, *args, **kwargs)
+        if self.salt == cookies.REGISTRY["cart"].salt.encode():
+            signed.append(value)
+        return value
+
+    monkeypatch.setattr(URLSafeTimedSerializer, "dumps", noting_dumps)
+    add_to_cart(client, app)
+    assert len(signed) == 1
+    assert cart_cookie(client) == signed[0]
+    assert cart_payload(app, client) == [[product_id(app, "hush-anc"), 1]]
+
+
 def test_cart_never_exceeds_4093_bytes_and_refuses_the_item_that_would_not_fit(app):
     with app.test_request_context():
         cart = Cart()
@@ -207,7 +225,7 @@ def test_cart_never_exceeds_4093_bytes_and_refuses_the_item_that_would_not_fit(a
             pid += 1
         assert len(cart.lines) > 100
         before = dict(cart.lines)
-        assert cookies.header_size("cart", cart.payload()) <= MAX_COOKIE_BYTES
+        assert cookies.header_size("cart", cookies.sign("cart", cart.payload())) <= MAX_COOKIE_BYTES
         assert not cart.add(pid * 7919, 99)  # the line that did not fit still does not
         assert cart.lines == before
 

@@ -31,6 +31,7 @@ class Cart:
     def __init__(self, lines: dict[int, int] | None = None):
         self.lines: dict[int, int] = dict(lines or {})
         self.modified = False
+        self.cookie_value: str | None = None  # the signed cookie of a changed cart, made once when it was checked
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -68,9 +69,10 @@ class Cart:
     def _replace(self, lines: dict[int, int]) -> bool:
         if lines == self.lines:
             return True
-        if lines and cookies.header_size(COOKIE, payload_of(lines)) > MAX_COOKIE_BYTES:
+        value = cookies.sign(COOKIE, payload_of(lines)) if lines else None
+        if value and cookies.header_size(COOKIE, value) > MAX_COOKIE_BYTES:
             return False
-        self.lines, self.modified = lines, True
+        self.lines, self.modified, self.cookie_value = lines, True, value
         return True
 
 
@@ -162,7 +164,8 @@ def save_cart(response):
     response.vary.add("Cookie")
     if cart.modified:
         if cart.lines:
-            cookies.write(response, COOKIE, cart.payload())
+            # The value signed when the change was checked against the cookie's size: signed once per change.
+            cookies.write_signed(response, COOKIE, cart.cookie_value or cookies.sign(COOKIE, cart.payload()))
         else:
             cookies.delete(response, COOKIE)
     return response

@@ -137,16 +137,27 @@ def _attributes(name: str) -> dict:
     return {"max_age": max_age(name), "httponly": True, "samesite": "Lax", "secure": is_secure_request()}
 
 
+def sign(name: str, payload) -> str:
+    """``payload`` signed as the value of cookie ``name``, for :func:`header_size` and :func:`write_signed`."""
+    return serializer(name).dumps(payload)
+
+
 def write(response, name: str, payload) -> None:
     """Set cookie ``name`` to ``payload``, signed, with the site's attributes and its registered lifetime."""
-    response.set_cookie(name, serializer(name).dumps(payload), **_attributes(name))
+    write_signed(response, name, sign(name, payload))
 
 
-def header_size(name: str, payload) -> int:
-    """Bytes of the whole Set-Cookie value :func:`write` would send, attributes included, as browsers count it."""
+def write_signed(response, name: str, value: str) -> None:
+    """Set cookie ``name`` to a value :func:`sign` made, with the site's attributes and its registered lifetime."""
+    response.set_cookie(name, value, **_attributes(name))
+
+
+def header_size(name: str, value: str) -> int:
+    """Bytes of the whole Set-Cookie header :func:`write_signed` would send for ``value``, attributes included,
+    as browsers count it."""
     attributes = _attributes(name)
     age = attributes.pop("max_age")
-    return len(dump_cookie(name, serializer(name).dumps(payload), max_age=age, max_size=0, **attributes))
+    return len(dump_cookie(name, value, max_age=age, max_size=0, **attributes))
 
 
 def delete(response, name: str) -> None:
