@@ -34,6 +34,7 @@ from statistics import median
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.plain_shop import create_order_tables  # noqa: E402
 from bench.visits import (  # noqa: E402
     VARIED_ADDRESSES,
     WARMUP_SETTLE_SECONDS,
@@ -205,10 +206,6 @@ def run_all(webshop_uri: str, plain_uri: str, base: Path, duration: int, rounds:
     return lines
 
 
-def copy_sqlite(source: Path, target: Path) -> None:
-    shutil.copyfile(source, target)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
@@ -226,7 +223,8 @@ def main():
         folder.mkdir()
         webshop_db, plain_db = folder / "webshop.sqlite3", folder / "plain.sqlite3"
         build_schema(f"sqlite:///{webshop_db}", folder)
-        copy_sqlite(webshop_db, plain_db)
+        shutil.copyfile(webshop_db, plain_db)
+        create_order_tables(f"sqlite:///{plain_db}")
         tables.append(run_all(f"sqlite:///{webshop_db}", f"sqlite:///{plain_db}", base / "s", args.duration,
                               args.rounds, "SQLite"))
         if args.postgresql:
@@ -235,6 +233,7 @@ def main():
             pg.admin("CREATE DATABASE bench")
             build_schema(pg.url("bench"), base / "pg-schema")
             pg.admin("CREATE DATABASE bench_plain TEMPLATE bench")
+            create_order_tables(pg.url("bench_plain"))
             postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
             tables.append(run_all(pg.url("bench"), pg.url("bench_plain"), base / "p", args.duration,
                                   args.rounds, "PostgreSQL", postmaster))

@@ -10,6 +10,7 @@ with its lines and writes a confirmation mail to a Maildir, as webshop does.
 It has no consent banner, visit recording, signed cart cookie, rate limits
 or security headers.
 
+Its order tables are added by :func:`create_order_tables` before it starts.
 Settings come from ``FLASK_*`` variables (``FLASK_SECRET_KEY``,
 ``FLASK_SQLALCHEMY_DATABASE_URI``, ``FLASK_MAILDIR``), as webshop's do::
 
@@ -25,7 +26,7 @@ from pathlib import Path
 from flask import Flask, abort, flash, redirect, render_template, session, url_for
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect, FlaskForm
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String, Text, create_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from wtforms import EmailField, HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.validators import Email, InputRequired, Length, NumberRange
@@ -98,6 +99,13 @@ def cart_lines():
     return [(product, cart[str(product.id)]) for product in products]
 
 
+def create_order_tables(uri: str) -> None:
+    """Add the shop's order tables to a copy of webshop's database (the catalogue's tables exist already)."""
+    engine = create_engine(uri)
+    db.metadata.create_all(engine, tables=[PlainOrder.__table__, PlainOrderLine.__table__])
+    engine.dispose()
+
+
 def create_app():
     app = Flask(__name__, template_folder="plain_templates", static_folder=str(WEBSHOP_STATIC))
     app.config.update(
@@ -111,8 +119,6 @@ def create_app():
     app.add_url_rule("/favicon.ico", endpoint="static", defaults={"filename": "favicon.ico"})
     db.init_app(app)
     csrf.init_app(app)
-    with app.app_context():
-        db.create_all()  # the order tables only: the catalogue's exist already
     outbox = mailbox.Maildir(app.config["MAILDIR"], create=True)
 
     @app.template_filter("money")
