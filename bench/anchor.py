@@ -155,17 +155,17 @@ def measure(bench: Bench, label: str, settings: dict, connections: int, app: str
 def ratio_line(name: str, what: str, connections: int, left: list[dict], right: list[dict], key="rate",
                cpu=True) -> str:
     ratios = [a[key] / b[key] for a, b in zip(left, right, strict=True)]
-    unit = " ms" if key == "p99_ms" else ""
+    unit, digits = (" ms", 2) if key == "p99_ms" else (" req/s", 0)
     line = (
-        f"| {name} | {what} | -c{connections} | {median([r[key] for r in left]):,.2f}{unit} "
-        f"| {median([r[key] for r in right]):,.2f}{unit} | **{median(ratios):.2f}** | {spread(ratios)} |"
+        f"| {name} | {what} | -c{connections} | {median([r[key] for r in left]):,.{digits}f}{unit} "
+        f"| {median([r[key] for r in right]):,.{digits}f}{unit} | **{median(ratios):.2f}** | {spread(ratios)} |"
     )
     if cpu:
         left_cpu, right_cpu = median([r["cpu_us"] for r in left]), median([r["cpu_us"] for r in right])
         line += f" {left_cpu:,.0f} / {right_cpu:,.0f} µs ({(left_cpu / right_cpu - 1) * 100:+.1f} %) |"
     else:
         line += " |"
-    return line.replace(".00 |", " |").replace(".00 ms", " ms") if key == "rate" else line
+    return line
 
 
 def run_all(webshop_uri: str, plain_uri: str, base: Path, duration: int, rounds: int, name: str,
