@@ -30,6 +30,7 @@ CORE = {
     "policy_text",
     "shorten",
     "receipt_signatures",
+    "signing_keys",
     "text",
 }
 LAYERS = ["core", "features", "privacy", "staff"]

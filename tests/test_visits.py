@@ -314,7 +314,7 @@ KILLED_WORKER = textwrap.dedent(
     import os, signal, sys
     from webshop import create_app
     app = create_app(
-        {"SECRET_KEY": "k", "SQLALCHEMY_DATABASE_URI": sys.argv[1], "RDNS_ENABLED": False,
+        {"SECRET_KEY": sys.argv[3], "SQLALCHEMY_DATABASE_URI": sys.argv[1], "RDNS_ENABLED": False,
          "VISIT_FLUSH_INTERVAL": 3600},
         instance_path=sys.argv[2],
     )
@@ -329,7 +329,9 @@ KILLED_WORKER = textwrap.dedent(
 def test_rows_of_a_killed_process_are_stored_by_the_next_one(app, database, instance_path, runner):
     """SIGKILL before any batch reached the database: the spool still holds every row."""
     process = subprocess.run(
-        [sys.executable, "-c", KILLED_WORKER, database, str(instance_path)], capture_output=True, timeout=60
+        [sys.executable, "-c", KILLED_WORKER, database, str(instance_path), app.config["SECRET_KEY"]],
+        capture_output=True,
+        timeout=60,
     )
     assert process.returncode == -9, process.stderr.decode()
     assert recorded(app) == []  # nothing reached the database before the kill
@@ -403,7 +405,7 @@ def test_large_export_shows_progress_on_a_terminal(app, database, instance_path,
     add_visits(app, *({"time": now, "path": f"/p{n}"} for n in range(10_500)))
     target = tmp_path / "access.log"
     controller, terminal = pty.openpty()
-    env = {**os.environ, "FLASK_SQLALCHEMY_DATABASE_URI": database, "FLASK_SECRET_KEY": "k" * 32}
+    env = {**os.environ, "FLASK_SQLALCHEMY_DATABASE_URI": database, "FLASK_SECRET_KEY": app.config["SECRET_KEY"]}
     app_arg = f"webshop:create_app(instance_path={str(instance_path)!r})"
     command = ["visits", "export", "--format", "combined", "-o", str(target)]
     process = subprocess.Popen(

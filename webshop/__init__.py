@@ -34,6 +34,7 @@ def create_app(test_config=None, instance_path=None):
         registration,
         security,
         shop,
+        signing_keys,
         staff,
         submissions,
         survey,
@@ -84,5 +85,6 @@ def create_app(test_config=None, instance_path=None):
     my_data.init_app(app)  # "your data": see, correct, download, erase
     staff.init_app(app)  # /admin: sign-in, dashboard, review, export, notices
     backup.init_app(app)  # flask backup
+    signing_keys.init_app(app)  # refuse to start with keys other than the ones the shared database records
 
     return app

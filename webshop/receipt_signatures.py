@@ -146,10 +146,15 @@ def read_public_key(path: Path) -> Ed25519PublicKey:
     raise ConfigError(f"{path} (in RECEIPT_RETIRED_KEY_FILES) does not hold an Ed25519 key in PEM form")
 
 
+def key_path(app) -> Path:
+    """The file of the current signing key: ``RECEIPT_SIGNING_KEY_FILE``, or the one generated into ``instance/``."""
+    configured = app.config.get("RECEIPT_SIGNING_KEY_FILE")
+    return Path(configured) if configured else Path(app.instance_path) / KEY_FILE
+
+
 def load_signer(app) -> ReceiptSigner:
     """Read (or on first start generate) the signing key and the retired ones; keep the signer in ``app``."""
-    configured = app.config.get("RECEIPT_SIGNING_KEY_FILE")
-    path = Path(configured) if configured else Path(app.instance_path) / KEY_FILE
+    path = key_path(app)
     if not path.exists():
         try:
             claim_private_file(path, new_key_pem())

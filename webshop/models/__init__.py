@@ -3,7 +3,7 @@
 ``catalogue`` (products), ``consent`` (the consent log), ``submissions`` (the personal-information forms and
 what each keeps), ``orders``, ``audit``, ``visits`` (the visit log and retired
 visitor ids), ``access`` ("your data" links), ``sharing`` (recipients and the
-export ledger) and ``staff``. Import models from here.
+export ledger), ``staff`` and ``keys`` (the signing keys every host must share). Import models from here.
 """
 
 from ..db import utcnow
@@ -11,6 +11,7 @@ from .access import AccessLink
 from .audit import AuditEvent, audit
 from .catalogue import Category, Product
 from .consent import ConsentDecision
+from .keys import SigningKeyCheck
 from .orders import Order, OrderLine
 from .sharing import LedgerEntry, LedgerItem, Recipient
 from .staff import Notice, NoticeDelivery, SignInThrottle, StaffSession, StaffUser
@@ -50,6 +51,7 @@ __all__ = [
     "Recipient",
     "RetiredVisitor",
     "SignInThrottle",
+    "SigningKeyCheck",
     "StaffSession",
     "StaffUser",
     "Submission",
