@@ -8,6 +8,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.support import processes
+from tests.support.apps import TEST_KEY
 from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -15,7 +16,12 @@ GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 
 
 class GunicornServer:
-    """``gunicorn -c gunicorn.conf.py`` on 127.0.0.1 with FLASK_* settings in its environment."""
+    """``gunicorn -c gunicorn.conf.py`` on 127.0.0.1 with FLASK_* settings in its environment.
+
+    Like every app the suite builds, it signs with the suite's key unless the settings name another:
+    a database that an app of the suite has opened records that key, and a host with any other
+    key refuses to start on it (webshop/signing_keys.py).
+    """
 
     def __init__(self, instance: Path, settings: dict, workers: int = 2, app: str | None = None):
         self.instance = Path(instance)
@@ -23,7 +29,7 @@ class GunicornServer:
         self.workers = workers
         self.app = app or f"webshop:create_app(instance_path={str(self.instance)!r})"
         self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        for name, value in settings.items():
+        for name, value in {"SECRET_KEY": TEST_KEY, **settings}.items():
             self.env[f"FLASK_{name}"] = value if isinstance(value, str) else _json(value)
         self.log = self.instance / "gunicorn.log"
         self.process = None
