@@ -88,6 +88,7 @@ class Tally:
     answered: int = 0  # any HTTP answer
     answered_recorded: int = 0  # answers to requests the shop records as visits
     failed: int = 0  # no HTTP answer (connection refused or reset, timeout)
+    failures: Counter = field(default_factory=Counter)  # "METHOD path: error" -> times, for the report
     statuses: Counter = field(default_factory=Counter)
     receipts: dict = field(default_factory=dict)  # receipt id -> form kind
     orders: set = field(default_factory=set)
@@ -96,13 +97,14 @@ class Tally:
     events: list = field(default_factory=list)  # (monotonic time, method, path, status or None)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def note(self, method: str, path: str, status: int | None) -> None:
+    def note(self, method: str, path: str, status: int | None, error: BaseException | None = None) -> None:
         recorded = not path.startswith(NOT_RECORDED_PREFIXES)
         with self.lock:
             self.sent += 1
             self.events.append((time.monotonic(), method, path, status))
             if status is None:
                 self.failed += 1
+                self.failures[f"{method} {path}: {error!r}"] += 1
                 return
             self.answered += 1
             self.answered_recorded += recorded
@@ -181,8 +183,8 @@ class Browser:
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
             answer = Answer(response.status, response.headers, response.read())
-        except (OSError, http.client.HTTPException):
-            self.tally.note(method, path, None)
+        except (OSError, http.client.HTTPException) as error:
+            self.tally.note(method, path, None, error)
             raise FlowBroken(f"{method} {path}: no answer") from None
         finally:
             connection.close()
@@ -554,7 +556,7 @@ class Report:
         if t.server_errors:
             found.append(f"{t.server_errors} answers were 5xx")
         if t.failed:
-            found.append(f"{t.failed} requests got no answer")
+            found.append(f"{t.failed} requests got no answer ({'; '.join(t.failures)})")
         if self.rows_recorded != t.answered_recorded:
             found.append(f"{self.rows_recorded} visit rows for {t.answered_recorded} answered requests")
         if self.missing:

@@ -257,7 +257,7 @@ def test_one_host_stopping_and_the_others_worker_killed_under_load_lose_nothing(
     print(report.summary())
     tally = report.tally
     assert seen["a_returncode"] == 0
-    assert tally.failed == 0, "nginx answered every request"
+    assert tally.failed == 0, f"nginx answered every request, not {dict(tally.failures)}"
     assert set(tally.statuses) <= {200, 201, 303, 502}, tally.statuses
     # A 502 comes only from a request that was already on its way to the host going
     # away (queued for host A as its last worker left, or inside the killed worker):

@@ -39,6 +39,11 @@ class GunicornServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self):
+        """Launch gunicorn and wait until it answers ``/healthz``."""
+        return self.launch().wait_ready()
+
+    def launch(self):
+        """Launch gunicorn without waiting for it (``wait_ready`` does), so several can boot at once."""
         self.instance.mkdir(parents=True, exist_ok=True)
         command = [
             GUNICORN, "-c", str(ROOT / "gunicorn.conf.py"), "--no-control-socket",
@@ -49,7 +54,10 @@ class GunicornServer:
             self.process = processes.start(
                 command, "gunicorn", signal.SIGQUIT, cwd=ROOT, env=self.env, stdout=log, stderr=log
             )
-        deadline = time.monotonic() + 30
+        return self
+
+    def wait_ready(self, timeout: float = 30):
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited: {self.log.read_text()[-2000:]}")
@@ -68,8 +76,16 @@ class GunicornServer:
 
     def stop(self, timeout: float = 60):
         """Graceful stop (SIGTERM to the master), as a service manager does it."""
+        self.terminate()
+        self.wait_stopped(timeout)
+
+    def terminate(self):
+        """Send the graceful stop without waiting for it (``wait_stopped`` does)."""
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self, timeout: float = 60):
+        if self.process and self.process.poll() is None:
             self.process.wait(timeout=timeout)
         self.kill()  # nothing is left of the group by now; this forgets it
 

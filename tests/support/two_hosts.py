@@ -59,8 +59,10 @@ class TwoHosts:
 
     def start(self) -> "TwoHosts":
         try:
+            for host in self.hosts:  # both boot at once, as two machines would
+                host.launch()
             for host in self.hosts:
-                host.start()
+                host.wait_ready()
             site = render_site(self.port, *(host.port for host in self.hosts))
             self.nginx = Nginx(self.folder / "nginx", site).start(self.port)
         except BaseException:
@@ -79,7 +81,9 @@ class TwoHosts:
         if self.nginx:
             self.nginx.stop()
         for host in self.hosts:
-            host.stop()
+            host.terminate()
+        for host in self.hosts:
+            host.wait_stopped()
 
     def access_lines(self, host: GunicornServer, needle: str) -> int:
         """How many of ``host``'s access-log lines mention ``needle``."""
