@@ -2,6 +2,8 @@
 
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import select
@@ -112,3 +114,48 @@ def test_output_files_are_created_0600_under_umask_022(umask_022, app, runner, t
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE(os.lstat(target).st_mode) == 0o600
     assert [p.name for p in folder.iterdir()] == ["fresh"]  # no temporary file left beside it
+
+
+
+def in_another_process(database_path: str, script: str) -> str:
+    """Run ``script`` with ``connection``, a plain sqlite3 connection to the file, in a new process."""
+    prelude = "import sqlite3, sys\nconnection = sqlite3.connect(sys.argv[1])\n"
+    command = [sys.executable, "-c", prelude + script, database_path]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
+ADD_CATEGORY = "INSERT INTO category (slug, name, blurb) VALUES ('{0}', '{0}', '')"
+
+
+@pytest.mark.only_database("sqlite")
+def test_a_new_connection_keeps_the_locks_of_the_open_ones_so_no_commit_is_lost(app, database):
+    """Another worker closing its last connection must not take the write-ahead log away from this one.
+
+    In WAL mode each open connection holds a shared POSIX lock on the database
+    file, and the last connection to close checkpoints and deletes the
+    ``-wal`` file. Closing any descriptor of the file in a process drops that
+    process's locks, so making the file private by opening it, while another
+    connection of the same process is open, let a second process believe it
+    was the last: it deleted the log under the first, whose commits then went
+    to a deleted file.
+    """
+    path = database.removeprefix("sqlite:///")
+    with app.app_context():
+        engine = db.engine
+        with engine.connect() as first:
+            first.exec_driver_sql("SELECT count(*) FROM category").scalar_one()
+            with engine.connect() as second:  # a second pooled connection, as a worker's writer thread has
+                second.exec_driver_sql("SELECT count(*) FROM category").scalar_one()
+                write_and_close = f"connection.execute({ADD_CATEGORY.format('other')!r})\nconnection.commit()"
+                in_another_process(path, write_and_close + "\nconnection.close()")
+                assert os.path.exists(path + "-wal"), "the other process deleted the log of open connections"
+                first.exec_driver_sql(ADD_CATEGORY.format("this"))
+                first.commit()
+        engine.dispose()
+    found = in_another_process(
+        path,
+        "rows = connection.execute(\"SELECT slug FROM category WHERE slug IN ('other', 'this')\")\n"
+        "print(sorted(slug for (slug,) in rows))\n"
+        "print(connection.execute('PRAGMA integrity_check').fetchone()[0])",
+    )
+    assert found.split("\n")[:2] == ["['other', 'this']", "ok"]

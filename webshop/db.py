@@ -45,17 +45,28 @@ def _private_sqlite_file(dialect, connection_record, cargs, cparams):
     SQLite gives the ``-wal``, ``-shm`` and ``-journal`` files it creates the
     database file's mode, so a private database file keeps all of them
     private whatever the umask; files left from before are made private here.
+
+    An existing file is only ever chmod-ed, never opened: closing any
+    descriptor of the database file drops every POSIX lock this process holds
+    on it, including the shared lock each of its open connections keeps in
+    WAL mode. Another process closing its last connection would then take
+    itself for the last one and delete the ``-wal`` file under them, and the
+    commits that followed would be lost.
     """
     if dialect.name != "sqlite":
         return
     path = cargs[0] if cargs else cparams.get("database")
     if not isinstance(path, str) or not path or path == ":memory:" or cparams.get("uri") or path.startswith("file:"):
         return
-    try:
-        os.close(open_private(path, os.O_RDWR | os.O_CREAT))
-    except OSError:
-        return  # SQLite reports the problem itself when it opens the file
-    for suffix in SQLITE_COMPANIONS:
+    if not os.path.lexists(path):
+        try:
+            # O_EXCL: only a file that did not exist, which no connection of this process has open.
+            os.close(open_private(path, os.O_RDWR | os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            pass  # another connection created it a moment ago
+        except OSError:
+            return  # SQLite reports the problem itself when it opens the file
+    for suffix in ("", *SQLITE_COMPANIONS):
         private_file(path + suffix)
 
 
