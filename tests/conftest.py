@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.support import processes
+from tests.support import processes, url_builders
 from tests.support.apps import TEST_KEY, build_schema
 from tests.support.dns import LoopbackDNS
 from tests.support.postgres import PostgresServer
@@ -23,6 +23,7 @@ from webshop.db import db
 
 def pytest_configure(config):
     processes.install()  # in xdist's controller too: it passes SIGTERM on to the workers
+    url_builders.install()
 
 
 @pytest.hookimpl(trylast=True)
