@@ -32,6 +32,7 @@ class PostgresServer:
         if self.as_user:
             shutil.chown(self.base, "postgres", "postgres")
         self.postmaster = None  # its entry in tests/support/processes.py, from the first start on
+        self._admin = None  # the engine of admin(), while the server runs
 
     def run(self, *args):
         subprocess.run([*self.as_user, *args], check=True, capture_output=True)
@@ -50,6 +51,7 @@ class PostgresServer:
         self.run(pg_binary("pg_ctl"), "-D", str(self.data), *args)
 
     def stop(self):
+        self._forget_admin()
         self.pg_ctl("stop", "-m", "fast", "-w")
 
     def resume(self):
@@ -64,13 +66,24 @@ class PostgresServer:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
     def admin(self, sql: str):
-        engine = create_engine(self.url(), isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
+        """Run ``sql`` on the ``postgres`` database, outside a transaction (CREATE/DROP DATABASE).
+
+        One connection is kept for all of them (a test creates and drops a database each);
+        a stop of the server closes it, and the next call connects again.
+        """
+        if self._admin is None:
+            self._admin = create_engine(self.url(), isolation_level="AUTOCOMMIT", pool_size=1, pool_pre_ping=True)
+        with self._admin.connect() as conn:
             conn.execute(text(sql))
-        engine.dispose()
+
+    def _forget_admin(self):
+        if self._admin is not None:
+            self._admin.dispose()
+            self._admin = None
 
     def remove(self):
         """Immediate shutdown (whatever has stopped it already), then the cluster's files go."""
+        self._forget_admin()
         if self.postmaster is not None:
             processes.stop(self.postmaster)
             self.postmaster = None
