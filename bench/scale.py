@@ -1,0 +1,347 @@
+"""How cost grows with the data: the same measurements on a small and a large database, side by side.
+
+One run builds two SQLite databases with bench/load_data.py, 10,000 and
+1,000,000 visit rows (1,000 and 100,000 submissions, in proportion), and
+prints for each measurement the figure at both sizes and their ratio
+against the goal:
+
+- ``pages``: in-process through the Flask test client, the median time of
+  ``--runs`` requests after a warm-up: the staff dashboard, the visit log
+  filtered by path and date, a visitor profile, "your data" for the browser
+  with 50 visits, and ``/privacy`` for a new visitor (goal: ≤ 2 ×);
+- ``cli``: the peak RSS (``ru_maxrss`` of the child) of ``flask visits
+  export`` and ``flask visits purge --older-than 0`` (every row) as
+  subprocesses (goal: ≤ 1.5 ×);
+- ``purge``: the product page's p99 under ``wrk`` against gunicorn serving the
+  large database, while a purge of every row runs, against the same without
+  it, in ``--rounds`` back-to-back pairs (goal: ≤ 1.5 ×); here the two
+  columns are "without" and "during";
+- ``memory``: each worker's VmRSS after ``--memory-requests`` requests of
+  bench/soak.py's mixed workload against after a tenth of them, on the large
+  database (goal: ≤ 1.2 ×); the columns are "after a tenth" and "after all".
+
+    .venv/bin/python bench/scale.py                       # 10k against 1M, everything
+    .venv/bin/python bench/scale.py --large 100000 --memory-requests 10000 --runs 3   # a quick check
+    .venv/bin/python bench/scale.py --parts pages,cli
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from statistics import median
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.load_data import FIFTY_VISITS_ID, load  # noqa: E402
+from bench.soak import Load, server_settings, worker_memory  # noqa: E402
+from bench.visits import product_path, spread, wrk  # noqa: E402
+from tests.support.apps import TEST_KEY  # noqa: E402
+from tests.support.gunicorn import GunicornServer  # noqa: E402
+from tests.support.pages import acknowledge_banner  # noqa: E402
+from tests.support.staff import signed_in  # noqa: E402
+from webshop import cookies, create_app, visits  # noqa: E402
+from webshop.db import db  # noqa: E402
+from webshop.models import utcnow  # noqa: E402
+
+FLASK = str(Path(sys.executable).parent / "flask")
+PARTS = ("pages", "cli", "purge", "memory")
+QUIET = {"RDNS_ENABLED": False, "RATELIMIT_ENABLED": False, "LOG_LEVEL": "WARNING"}
+GOALS = {"pages": 2.0, "cli": 1.5, "purge": 1.5, "memory": 1.2}
+
+
+@dataclass(frozen=True)
+class Database:
+    uri: str
+    path: Path
+    instance: Path
+    visits: int
+    submissions: int
+
+
+@dataclass
+class Row:
+    measurement: str
+    small: float
+    large: float
+    unit: str
+    goal: float
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.large / self.small if self.small else float("inf")
+
+
+def build(folder: Path, visits: int, submissions: int, reuse: bool = False) -> Database:
+    path = folder / f"visits-{visits}.sqlite3"
+    instance = folder / f"instance-{visits}"
+    uri = f"sqlite:///{path}"
+    if reuse and path.exists():
+        return Database(uri, path, instance, visits, submissions)
+    for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    shutil.rmtree(instance, ignore_errors=True)
+    loaded = load(uri, instance, visits, submissions)
+    print(f"built {visits:,} visits, {submissions:,} submissions in {loaded.seconds:.1f} s", flush=True)
+    return Database(uri, path, instance, visits, submissions)
+
+
+def copy_of(database: Database, folder: Path, name: str) -> Database:
+    """A copy of the database file, served with the same instance folder."""
+    path = folder / f"{name}.sqlite3"
+    shutil.copyfile(database.path, path)
+    return Database(f"sqlite:///{path}", path, database.instance, database.visits, database.submissions)
+
+
+# --- Pages, in-process --------------------------------------------------------------------------
+
+
+def page_app(database: Database):
+    return create_app(
+        {"SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": database.uri, **QUIET},
+        instance_path=str(database.instance),
+    )
+
+
+def fifty_visits_browser(app):
+    """A test client that is the browser with 50 visits: the banner acknowledged, its visitor cookie set."""
+    client = app.test_client()
+    acknowledge_banner(client)
+    with app.test_request_context():
+        client.set_cookie("visitor", cookies.sign("visitor", FIFTY_VISITS_ID))
+    return client
+
+
+def timed(get, runs: int) -> float:
+    """The median milliseconds of ``runs`` calls of ``get`` after one warm-up; every answer must be a 200."""
+    def once():
+        started = time.perf_counter()
+        response = get()
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 200, (response.status_code, response.get_data(as_text=True)[:300])
+        return elapsed * 1000
+
+    once()
+    return median(once() for _ in range(runs))
+
+
+def page_times(database: Database, runs: int) -> dict[str, float]:
+    app = page_app(database)
+    staff = signed_in(app, app.test_client(), name="scale")
+    browser = fifty_visits_browser(app)
+    since = (utcnow() - timedelta(days=30)).date().isoformat()
+    pages = {
+        "staff dashboard (last 30 days)": lambda: staff.get("/admin/"),
+        "visit log, path /checkout, last 30 days": lambda: staff.get(f"/admin/visits?path=/checkout&from={since}"),
+        "visitor profile (50 visits)": lambda: staff.get(f"/admin/visitors/{FIFTY_VISITS_ID}"),
+        "/my-data, the browser with 50 visits": lambda: browser.get("/my-data"),
+        "/privacy, a new visitor": lambda: app.test_client().get("/privacy"),
+    }
+    found = {name: timed(get, runs) for name, get in pages.items()}
+    visits.shutdown(app)
+    with app.app_context():
+        db.engine.dispose()
+    return found
+
+
+# --- The CLI's peak memory ----------------------------------------------------------------------
+
+
+def cli_environment(database: Database) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for name, value in {"SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": database.uri, **QUIET}.items():
+        env[f"FLASK_{name}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    return env
+
+
+def flask_command(database: Database, *args: str) -> list[str]:
+    return [FLASK, "--app", f"webshop:create_app(instance_path={str(database.instance)!r})", *args]
+
+
+def peak_rss(command: list[str], env: dict, log: Path) -> tuple[float, float]:
+    """Run ``command``; its peak RSS in MB and its seconds.
+
+    The peak is the child's own ``VmHWM``, read every 50 ms while it runs: ``ru_maxrss`` from ``wait4``
+    would report this process's size instead, since a forked child starts with its parent's pages.
+    """
+    started = time.monotonic()
+    peak = 0
+    with open(log, "wb") as errors:
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors)
+        while process.poll() is None:
+            peak = max(peak, status_kb(process.pid, "VmHWM") or 0)
+            time.sleep(0.05)
+    if process.returncode != 0:
+        raise RuntimeError(f"{command[3:]} exited {process.returncode}: {log.read_text()[-2000:]}")
+    return peak / 1024, time.monotonic() - started
+
+
+def status_kb(pid: int, field: str) -> int | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    match = re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) if match else None
+
+
+def cli_memory(database: Database, folder: Path) -> dict[str, tuple[float, float]]:
+    env = cli_environment(database)
+    output = folder / f"export-{database.visits}.log"
+    export = peak_rss(flask_command(database, "visits", "export", "-o", str(output)), env, folder / "export.err")
+    output.unlink()
+    purged = copy_of(database, folder, f"purge-{database.visits}")
+    purge = peak_rss(
+        flask_command(purged, "visits", "purge", "--older-than", "0"), cli_environment(purged), folder / "purge.err"
+    )
+    purged.path.unlink()
+    return {"flask visits export": export, "flask visits purge (every row)": purge}
+
+
+# --- Serving during a purge ---------------------------------------------------------------------
+
+
+def purge_p99(database: Database, folder: Path, rounds: int, seconds: int) -> list[tuple[float, float, float]]:
+    """Per round: p99 in ms without a purge, p99 during a purge of every row, and the purge's seconds."""
+    results = []
+    for n in range(rounds):
+        served = copy_of(database, folder, f"served-{n}")
+        server = GunicornServer(folder / f"gunicorn-{n}", server_settings(served.uri) | {"SECRET_KEY": TEST_KEY},
+                                workers=2, app=f"webshop:create_app(instance_path={str(served.instance)!r})")
+        server.start()
+        try:
+            url = server.url + product_path(served.uri)
+            wrk(url, 16, 1)  # warm up
+            quiet = wrk(url, 16, seconds)
+            command = flask_command(served, "visits", "purge", "--older-than", "0")
+            with ThreadPoolExecutor(1) as pool:
+                purge = pool.submit(peak_rss, command, cli_environment(served), folder / "purge-served.err")
+                during = wrk(url, 16, seconds)
+                _, purge_seconds = purge.result()
+        finally:
+            server.stop()
+        served.path.unlink()
+        results.append((quiet["p99_ms"], during["p99_ms"], purge_seconds))
+        print(f"  round {n + 1}: p99 {quiet['p99_ms']:.1f} ms without, {during['p99_ms']:.1f} ms during a "
+              f"purge of {purge_seconds:.1f} s", flush=True)
+    return results
+
+
+# --- Worker memory under the mixed workload -------------------------------------------------------
+
+
+def worker_growth(database: Database, folder: Path, requests: int, clients: int) -> tuple[dict, dict]:
+    """Each worker's VmRSS in kB after a tenth of ``requests`` mixed requests and after all of them."""
+    served = copy_of(database, folder, "soaked")
+    server = GunicornServer(folder / "gunicorn-soak", server_settings(served.uri) | {"SECRET_KEY": TEST_KEY},
+                            workers=2, app=f"webshop:create_app(instance_path={str(served.instance)!r})")
+    server.start()
+    try:
+        load = Load(server.url, served.uri, clients).start()
+        marks = {}
+        for label, count in (("tenth", requests // 10), ("all", requests)):
+            while load.tally.answered < count:
+                time.sleep(0.2)
+            marks[label] = worker_memory(server)
+            print(f"  after {load.tally.answered:,} requests: "
+                  + ", ".join(f"{rss / 1024:.1f} MB" for rss in marks[label].values()), flush=True)
+        tally = load.stop()
+        if tally.server_errors:
+            print(f"  {tally.server_errors} answers were 5xx", flush=True)
+    finally:
+        server.stop()
+    served.path.unlink()
+    return marks["tenth"], marks["all"]
+
+
+# --- The table ------------------------------------------------------------------------------------
+
+
+def table(rows: list[Row], small: Database, large: Database) -> str:
+    lines = [
+        f"| measurement | {small.visits:,} rows | {large.visits:,} rows | ratio | goal | met? |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        note = f" ({row.note})" if row.note else ""
+        lines.append(
+            f"| {row.measurement}{note} | {row.small:,.1f} {row.unit} | {row.large:,.1f} {row.unit} | "
+            f"{row.ratio:.2f} | ≤ {row.goal} | {'yes' if row.ratio <= row.goal else 'no'} |"
+        )
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", type=int, default=10_000, help="visit rows of the small database")
+    parser.add_argument("--large", type=int, default=1_000_000, help="visit rows of the large database")
+    parser.add_argument("--runs", type=int, default=7, help="requests timed per page and size (median)")
+    parser.add_argument("--rounds", type=int, default=3, help="wrk pairs without / during a purge")
+    parser.add_argument("--seconds", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--memory-requests", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=6, help="client threads of the mixed workload")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"which measurements (default: {','.join(PARTS)})")
+    parser.add_argument("--keep", type=Path, help="build the databases in this folder and keep them")
+    parser.add_argument("--reuse", action="store_true", help="with --keep: use the databases already built there")
+    args = parser.parse_args()
+    parts = [part for part in args.parts.split(",") if part]
+    if unknown := set(parts) - set(PARTS):
+        sys.exit(f"unknown parts: {', '.join(sorted(unknown))}")
+    if "purge" in parts and not shutil.which("wrk"):
+        sys.exit("wrk is not installed (apt install wrk)")
+
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="webshop-scale-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        small = build(folder, args.small, args.small // 10, args.reuse)
+        large = build(folder, args.large, args.large // 10, args.reuse)
+        rows = []
+        if "pages" in parts:
+            print("pages ...", flush=True)
+            at_small, at_large = page_times(small, args.runs), page_times(large, args.runs)
+            rows += [Row(name, at_small[name], at_large[name], "ms", GOALS["pages"]) for name in at_small]
+        if "cli" in parts:
+            print("CLI peak RSS ...", flush=True)
+            at_small, at_large = cli_memory(small, folder), cli_memory(large, folder)
+            for name, (rss, seconds) in at_small.items():
+                rss_large, seconds_large = at_large[name]
+                rows.append(Row(f"{name}, peak RSS", rss, rss_large, "MB", GOALS["cli"],
+                                f"{seconds:.1f} s / {seconds_large:.1f} s"))
+        if "purge" in parts:
+            print(f"product page p99 during a purge of {large.visits:,} rows ...", flush=True)
+            results = purge_p99(large, folder, args.rounds, args.seconds)
+            ratios = [during / quiet for quiet, during, _ in results]
+            rows.append(Row(
+                "product page p99, without / during a purge", median(r[0] for r in results),
+                median(r[1] for r in results), "ms", GOALS["purge"],
+                f"wrk -c16 {args.seconds} s, {args.rounds} pairs, pair ratios {spread(ratios)}, "
+                f"purge {median(r[2] for r in results):.0f} s",
+            ))
+        if "memory" in parts:
+            print(f"worker memory over {args.memory_requests:,} mixed requests ...", flush=True)
+            tenth, every = worker_growth(large, folder, args.memory_requests, args.clients)
+            for pid, rss in tenth.items():
+                if pid in every:
+                    rows.append(Row(f"worker {pid} VmRSS, {args.memory_requests // 10:,} → "
+                                    f"{args.memory_requests:,} requests", rss / 1024, every[pid] / 1024, "MB",
+                                    GOALS["memory"], "columns: after a tenth / after all"))
+        print()
+        print(table(rows, small, large))
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
