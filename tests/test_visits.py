@@ -9,6 +9,7 @@ import textwrap
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from tests.support.visits import recorded
 from webshop import signing
@@ -237,6 +238,37 @@ def test_purge_removes_visits_older_than_the_retention_period(app, runner):
     result = runner.invoke(args=["visits", "purge", "--older-than", "0"])
     assert "Deleted 1 visits" in result.output
     assert recorded(app) == []
+
+
+def test_purge_of_more_visits_than_one_batch_deletes_them_all_a_batch_per_transaction(app, runner, monkeypatch):
+    """The shop goes on writing while a purge runs: no transaction of the purge deletes more than a batch."""
+    monkeypatch.setattr("webshop.visits.cli.DELETE_BATCH", 2)
+    now = utcnow()
+    add_visits(app, *({"time": now - timedelta(days=100, minutes=n)} for n in range(5)), {"time": now})
+    deleted_per_commit, pending = [], []
+    with app.app_context():
+        engine = db.engine
+
+    def count_deletes(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("DELETE FROM VISIT"):
+            pending.append(cursor.rowcount)
+
+    def on_commit(conn):
+        if pending:
+            deleted_per_commit.append(sum(pending))
+            pending.clear()
+
+    event.listen(engine, "after_cursor_execute", count_deletes)
+    event.listen(engine, "commit", on_commit)
+    try:
+        result = runner.invoke(args=["visits", "purge"])
+    finally:
+        event.remove(engine, "after_cursor_execute", count_deletes)
+        event.remove(engine, "commit", on_commit)
+    assert result.exit_code == 0, result.output
+    assert "Deleted 5 visits older than 90 days" in result.output
+    assert [visit.time for visit in recorded(app)] == [now]
+    assert deleted_per_commit == [2, 2, 1]
 
 
 def test_export_combined_lines_parse_as_apache_combined_format(app, client, runner):

@@ -34,9 +34,11 @@ PATH_SAFE = "/:@!$&'()*+,;=-._~"
 # with 0.0.0.0, an address no client can have.
 NO_ADDRESS = "0.0.0.0"
 REPORT_FILE = "visits-report.html"
-# Rows read and shortened per transaction by the purge: memory stays flat
-# however many rows are due, and no lock is held for long.
+# Rows read and shortened, and visits deleted, per transaction by the purge:
+# memory stays flat however many rows are due, and no lock is held for long,
+# so the shop goes on recording visits while a purge runs.
 TRUNCATE_BATCH = 2000
+DELETE_BATCH = 2000
 # Where full IP addresses are stored: (table, its address column, the time it was recorded).
 ADDRESS_COLUMNS = (
     ("visits", Visit, Visit.ip, Visit.time),
@@ -75,17 +77,28 @@ def purge_command(older_than):
     days = current_app.config["VISIT_RETENTION_DAYS"] if older_than is None else older_than
     store_spooled_visits()
     cutoff = utcnow() - timedelta(days=days)
-    result = db.session.execute(delete(Visit).where(Visit.time < cutoff))
-    db.session.commit()
-    click.echo(
-        f"Deleted {result.rowcount} visits older than {days} days (before {cutoff:%Y-%m-%d %H:%M} UTC)."
-    )
+    deleted = delete_visits_before(cutoff)
+    click.echo(f"Deleted {deleted} visits older than {days} days (before {cutoff:%Y-%m-%d %H:%M} UTC).")
     ip_days = current_app.config["IP_RETENTION_DAYS"]
     ip_cutoff = full_ip_cutoff()
     counts = {name: truncate_addresses(model, column, time, ip_cutoff) for name, model, column, time in ADDRESS_COLUMNS}
     detail = ", ".join(f"{name}: {count}" for name, count in counts.items())
     when = "at once" if ip_cutoff is None else f"older than {ip_days} days"
     click.echo(f"Shortened {sum(counts.values())} IP addresses kept {when} to /24 (IPv4) and /48 (IPv6) ({detail}).")
+
+
+def delete_visits_before(cutoff: datetime) -> int:
+    """Delete every visit recorded before ``cutoff``, oldest first, ``DELETE_BATCH`` per transaction; how many."""
+    deleted = 0
+    while True:
+        ids = db.session.scalars(
+            select(Visit.id).where(Visit.time < cutoff).order_by(Visit.time).limit(DELETE_BATCH)
+        ).all()
+        if not ids:
+            return deleted
+        db.session.execute(delete(Visit).where(Visit.id.in_(ids)))
+        db.session.commit()
+        deleted += len(ids)
 
 
 def full_ip_cutoff() -> datetime | None:
