@@ -155,6 +155,25 @@ def test_visit_log_filters_sorts_and_pages(app, client, counted, monkeypatch):
     assert 'href="/admin/visitors/v1"' in first
 
 
+def test_visit_log_counts_matches_up_to_a_limit_and_still_pages_past_it(app, client, monkeypatch):
+    """A loose filter is not counted to the end: the page says "more than" and every match stays reachable."""
+    with app.app_context():
+        db.session.add_all([visit(day(1, hour), f"/p{hour}", ip=C) for hour in range(7)])
+        db.session.commit()
+    signed_in(app, client)
+    monkeypatch.setattr(visitlog, "COUNT_LIMIT", 4)
+    monkeypatch.setattr(visitlog, "PER_PAGE", 3)
+    seen = []
+    for number in (1, 2, 3):
+        html = client.get(f"/admin/visits?ip={C}&page={number}").get_data(as_text=True)
+        assert f"More than 4 visits match; page {number}." in html
+        seen += [r[4] for r in rows(html, "visit-log") if len(r) == 8]
+        assert ('rel="next"' in html) == (number < 3)
+    assert seen == [f"/p{hour}" for hour in reversed(range(7))]
+    html = client.get(f"/admin/visits?ip={C}&path=/p1").get_data(as_text=True)
+    assert "1 visits match." in html and 'rel="next"' not in html
+
+
 def test_visitor_profile_combines_visits_addresses_and_submissions(app, client, counted):
     signed_in(app, client)
     html = client.get("/admin/visitors/v1").get_data(as_text=True)

@@ -1,5 +1,6 @@
 """The visit log browser and the visitor profile: a visitor id's visits, addresses and submissions."""
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from flask import abort, render_template, request
@@ -12,6 +13,9 @@ from .dashboard import parse_day
 
 PER_PAGE = 50
 MAX_PAGE = 10_000
+# The log counts the visits that match up to this many; beyond it the page says "more than".
+# Counting every match of a loose filter would read most of the log on every page.
+COUNT_LIMIT = 10_000
 PROFILE_VISITS = 200
 # Columns the log may be sorted by: the name in the URL and the column.
 SORTABLE = {
@@ -57,6 +61,45 @@ def visit_filters(args) -> tuple[list, dict, list[str]]:
     return conditions, kept, problems
 
 
+@dataclass(frozen=True)
+class LogPage:
+    """One page of the visit log, with the matches counted up to :data:`COUNT_LIMIT`."""
+
+    items: list[Visit]
+    page: int
+    counted: int  # matches counted, at most COUNT_LIMIT
+    more: bool  # more than COUNT_LIMIT match
+    has_next: bool
+
+    @property
+    def pages(self) -> int | None:
+        """How many pages there are; None when more than :data:`COUNT_LIMIT` visits match."""
+        return None if self.more else max(1, -(-self.counted // PER_PAGE))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def log_page(query, conditions, page: int) -> LogPage:
+    """Page ``page`` of ``query``, one row more than shown to know whether another page follows."""
+    rows = db.session.execute(query.limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)).scalars().all()
+    counted = db.session.execute(
+        db.select(func.count()).select_from(
+            db.select(Visit.id).where(*conditions).limit(COUNT_LIMIT + 1).subquery()
+        )
+    ).scalar_one()
+    return LogPage(rows[:PER_PAGE], page, min(counted, COUNT_LIMIT), counted > COUNT_LIMIT, len(rows) > PER_PAGE)
+
+
 @bp.get("/visits")
 def visit_log():
     conditions, kept, problems = visit_filters(request.args)
@@ -66,11 +109,10 @@ def visit_log():
     direction = "asc" if request.args.get("dir") == "asc" else "desc"
     column = SORTABLE[sort]
     order = [column.asc() if direction == "asc" else column.desc(), Visit.id.desc()]
-    page = db.paginate(
+    page = log_page(
         db.select(Visit).where(*conditions).order_by(*order),
-        page=min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE),
-        per_page=PER_PAGE,
-        error_out=False,
+        conditions,
+        min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE),
     )
     audit(staff_actor(), "view_visit_log", page=page.page, rows=len(page.items))
     db.session.commit()
