@@ -118,20 +118,21 @@ class Spread:
             return f"2001:db8:{r.randrange(65536):x}:{r.randrange(65536):x}::{r.randrange(1, 65536):x}"
         return f"{r.choice((192, 198, 203, 100))}.{r.randrange(256)}.{r.randrange(256)}.{r.randrange(1, 255)}"
 
-    def time(self) -> datetime:
-        return self.now - timedelta(seconds=self.random.random() * self.span)
+    def time(self, n: int, count: int) -> datetime:
+        """The time of the ``n``-th of ``count`` rows spread over the span, oldest first, as a shop stores them."""
+        return self.now - timedelta(seconds=self.span * (1 - (n + self.random.random()) / count))
 
     def visit_rows(self, count: int):
-        """``count`` visit rows as tuples in :data:`VISIT_COLUMNS` order, oldest to newest not guaranteed."""
+        """``count`` visit rows as tuples in :data:`VISIT_COLUMNS` order, oldest first."""
         r = self.random
         visitors = r.choices(self.visitors, weights=self.visitor_weights, k=count)
         ips = r.choices(self.ips, k=count)
         pages = r.choices(self.pages, k=count)
-        for visitor, ip, (method, path, status) in zip(visitors, ips, pages, strict=True):
+        for n, (visitor, ip, (method, path, status)) in enumerate(zip(visitors, ips, pages, strict=True)):
             blocking = r.random() < 0.05
             domain, confirmed = self.domains.get(ip, (None, False))
             yield (
-                os.urandom(16).hex(), self.time(),
+                os.urandom(16).hex(), self.time(n, count),
                 None if blocking else ip, None if blocking else domain, confirmed and not blocking,
                 method, path, "", "HTTP/1.1", status, r.randrange(800, 40_000), round(r.uniform(2, 60), 2),
                 r.choice(USER_AGENTS), r.choice(REFERRERS), None if blocking else visitor, blocking,
@@ -164,7 +165,7 @@ class Spread:
         return {"display_name": name, "message": "Has anyone tried the new earbuds?"}  # board, chat
 
     def submission_rows(self, count: int, first: int, visitor: str | None = None, ip: str | None = None):
-        """``count`` submissions in :data:`SUBMISSION_COLUMNS` order (``fields`` as a dict)."""
+        """``count`` submissions in :data:`SUBMISSION_COLUMNS` order (``fields`` as a dict), oldest first."""
         r = self.random
         kinds = ("newsletter", "survey", "registration", "order", "contact", "board", "chat")
         for n in range(first, first + count):
@@ -174,7 +175,7 @@ class Spread:
             blocking = r.random() < 0.05
             address = ip or r.choice(self.ips)
             domain, confirmed = self.domains.get(address, (None, False))
-            created = self.time()
+            created = self.time(n - first, count)
             receipt_id = str(uuid.UUID(int=r.getrandbits(128), version=4))
             yield (
                 receipt_id, kind, created, email, name, self.fields(kind, name, email),
