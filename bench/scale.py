@@ -6,7 +6,8 @@ prints for each measurement the figure at both sizes and their ratio
 against the goal:
 
 - ``pages``: in-process through the Flask test client, the median time of
-  ``--runs`` requests after a warm-up: the staff dashboard, the visit log
+  ``--runs`` requests after a warm-up, the two sizes requested in turn so
+  that both see the same load on the machine: the staff dashboard, the visit log
   filtered by path and date, a visitor profile, "your data" for the browser
   with 50 visits, and ``/privacy`` for a new visitor (goal: ≤ 2 ×);
 - ``cli``: the peak RSS (``ru_maxrss`` of the child) of ``flask visits
@@ -32,10 +33,12 @@ import argparse
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -91,18 +94,29 @@ def build(folder: Path, visits: int, submissions: int, reuse: bool = False) -> D
     uri = f"sqlite:///{path}"
     if reuse and path.exists():
         return Database(uri, path, instance, visits, submissions)
-    for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        leftover.unlink(missing_ok=True)
+    remove_database(path)
     shutil.rmtree(instance, ignore_errors=True)
     loaded = load(uri, instance, visits, submissions)
     print(f"built {visits:,} visits, {submissions:,} submissions in {loaded.seconds:.1f} s", flush=True)
     return Database(uri, path, instance, visits, submissions)
 
 
+def remove_database(path: Path) -> None:
+    """The file and its write-ahead log: a log left beside a new file of the same name would be replayed into it."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        file.unlink(missing_ok=True)
+
+
 def copy_of(database: Database, folder: Path, name: str) -> Database:
-    """A copy of the database file, served with the same instance folder."""
+    """A copy of the database, served with the same instance folder.
+
+    SQLite's backup API copies what is still in the write-ahead log too: a copy of the main file
+    alone, after the pages were served from it, is not a consistent database.
+    """
     path = folder / f"{name}.sqlite3"
-    shutil.copyfile(database.path, path)
+    remove_database(path)
+    with closing(sqlite3.connect(database.path)) as source, closing(sqlite3.connect(path)) as target:
+        source.backup(target)
     return Database(f"sqlite:///{path}", path, database.instance, database.visits, database.submissions)
 
 
@@ -125,35 +139,42 @@ def fifty_visits_browser(app):
     return client
 
 
-def timed(get, runs: int) -> float:
-    """The median milliseconds of ``runs`` calls of ``get`` after one warm-up; every answer must be a 200."""
-    def once():
-        started = time.perf_counter()
-        response = get()
-        elapsed = time.perf_counter() - started
-        assert response.status_code == 200, (response.status_code, response.get_data(as_text=True)[:300])
-        return elapsed * 1000
-
-    once()
-    return median(once() for _ in range(runs))
+def timed_ms(get) -> float:
+    """The milliseconds of one call of ``get``, whose answer must be a 200."""
+    started = time.perf_counter()
+    response = get()
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200, (response.status_code, response.get_data(as_text=True)[:300])
+    return elapsed * 1000
 
 
-def page_times(database: Database, runs: int) -> dict[str, float]:
-    app = page_app(database)
-    staff = signed_in(app, app.test_client(), name="scale")
+def pages_of(app) -> dict:
+    """The measured pages of ``app``, each as a call that requests it once."""
+    staff = signed_in(app, app.test_client(), name=f"scale-{os.getpid()}-{time.time_ns()}")
     browser = fifty_visits_browser(app)
     since = (utcnow() - timedelta(days=30)).date().isoformat()
-    pages = {
+    return {
         "staff dashboard (last 30 days)": lambda: staff.get("/admin/"),
         "visit log, path /checkout, last 30 days": lambda: staff.get(f"/admin/visits?path=/checkout&from={since}"),
         "visitor profile (50 visits)": lambda: staff.get(f"/admin/visitors/{FIFTY_VISITS_ID}"),
         "/my-data, the browser with 50 visits": lambda: browser.get("/my-data"),
         "/privacy, a new visitor": lambda: app.test_client().get("/privacy"),
     }
-    found = {name: timed(get, runs) for name, get in pages.items()}
-    visits.shutdown(app)
-    with app.app_context():
-        db.engine.dispose()
+
+
+def page_times(small: Database, large: Database, runs: int) -> dict[str, tuple[float, float]]:
+    """Per page, the median milliseconds at each size, the two sizes requested in turn after a warm-up each."""
+    apps = [page_app(small), page_app(large)]
+    at_small, at_large = (pages_of(app) for app in apps)
+    found = {}
+    for name in at_small:
+        timed_ms(at_small[name]), timed_ms(at_large[name])
+        pairs = [(timed_ms(at_small[name]), timed_ms(at_large[name])) for _ in range(runs)]
+        found[name] = (median(p[0] for p in pairs), median(p[1] for p in pairs))
+    for app in apps:
+        visits.shutdown(app)
+        with app.app_context():
+            db.engine.dispose()
     return found
 
 
@@ -207,7 +228,7 @@ def cli_memory(database: Database, folder: Path) -> dict[str, tuple[float, float
     purge = peak_rss(
         flask_command(purged, "visits", "purge", "--older-than", "0"), cli_environment(purged), folder / "purge.err"
     )
-    purged.path.unlink()
+    remove_database(purged.path)
     return {"flask visits export": export, "flask visits purge (every row)": purge}
 
 
@@ -238,7 +259,7 @@ def purge_p99(database: Database, folder: Path, rounds: int, seconds: int) -> li
                 purge.wait()
         finally:
             server.stop()
-        served.path.unlink()
+        remove_database(served.path)
         results.append((quiet["p99_ms"], during["p99_ms"], throughout))
         print(f"  round {n + 1}: p99 {quiet['p99_ms']:.1f} ms without, {during['p99_ms']:.1f} ms during a purge "
               f"({'running throughout' if throughout else 'ended before wrk'}); "
@@ -269,7 +290,7 @@ def worker_growth(database: Database, folder: Path, requests: int, clients: int)
             print(f"  {tally.server_errors} answers were 5xx", flush=True)
     finally:
         server.stop()
-    served.path.unlink()
+    remove_database(served.path)
     return marks["tenth"], marks["all"]
 
 
@@ -317,8 +338,8 @@ def main():
         rows = []
         if "pages" in parts:
             print("pages ...", flush=True)
-            at_small, at_large = page_times(small, args.runs), page_times(large, args.runs)
-            rows += [Row(name, at_small[name], at_large[name], "ms", GOALS["pages"]) for name in at_small]
+            rows += [Row(name, ms_small, ms_large, "ms", GOALS["pages"])
+                     for name, (ms_small, ms_large) in page_times(small, large, args.runs).items()]
         if "cli" in parts:
             print("CLI peak RSS ...", flush=True)
             at_small, at_large = cli_memory(small, folder), cli_memory(large, folder)
