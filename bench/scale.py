@@ -259,7 +259,13 @@ def purge_p99(database: Database, folder: Path, rounds: int, seconds: int) -> li
                 purge.wait()
         finally:
             server.stop()
-        remove_database(served.path)
+        with closing(sqlite3.connect(served.path)) as check:
+            integrity = check.execute("PRAGMA integrity_check").fetchone()[0]
+        if integrity == "ok":
+            remove_database(served.path)
+        else:  # kept for a closer look
+            print(f"  round {n + 1}: the copy fails PRAGMA integrity_check, kept as {served.path}: "
+                  f"{integrity.splitlines()[:3]}", flush=True)
         results.append((quiet["p99_ms"], during["p99_ms"], throughout))
         print(f"  round {n + 1}: p99 {quiet['p99_ms']:.1f} ms without, {during['p99_ms']:.1f} ms during a purge "
               f"({'running throughout' if throughout else 'ended before wrk'}); "
