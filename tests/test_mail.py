@@ -24,7 +24,7 @@ def test_without_mail_server_messages_go_to_a_maildir_in_the_instance_folder(app
 
 def test_messages_come_from_the_store_with_date_and_message_id(app):
     with app.test_request_context():
-        message = mail.build_message("jane@example.org", "Hello", "Body")
+        message = mail.build_message("jane@example.org", "Hello", "Body").message
     [sender] = message["From"].addresses
     assert (sender.display_name, sender.addr_spec) == (app.config["STORE_NAME"], app.config["STORE_EMAIL"])
     assert message["Date"] and message["Message-ID"].endswith("@voltage-vine.example>")
@@ -103,3 +103,60 @@ def test_workers_creating_the_outbox_at_the_same_moment_all_succeed(app, instanc
         worker.join(timeout=30)
     assert [worker.exitcode for worker in workers] == [0] * 12
     assert sorted(entry.subject for entry in outbox(app)) == sorted(f"Mail {n}" for n in range(12))
+
+
+def flattenings(monkeypatch) -> list:
+    """Every flattening of a message into bytes, as it happens."""
+    import email.generator
+
+    seen = []
+    flatten = email.generator.BytesGenerator.flatten
+
+    def counted(self, message, *args, **kwargs):
+        seen.append(message)
+        return flatten(self, message, *args, **kwargs)
+
+    monkeypatch.setattr(email.generator.BytesGenerator, "flatten", counted)
+    return seen
+
+
+def test_a_message_is_flattened_once_and_those_bytes_are_kept_in_the_outbox(app, instance_path, monkeypatch):
+    seen = flattenings(monkeypatch)
+    with app.test_request_context():
+        built = mail.build_message("jane@example.org", "Hello", "Body text")
+        mail.send(built)
+    assert len(seen) == 1
+    [path] = (instance_path / "outbox" / "new").iterdir()
+    assert path.read_bytes() == built.raw
+
+
+def test_a_message_sent_through_smtp_is_flattened_once_and_arrives_as_those_bytes(app, smtp_server, monkeypatch):
+    app.config.update(smtp_server.config)
+    seen = flattenings(monkeypatch)
+    with app.test_request_context():
+        built = mail.build_message("jane@example.org", "Hello", "Body text")
+        assert mail.send(built)
+    assert len(seen) == 1
+    [envelope] = smtp_server.recorder.envelopes
+    assert (envelope.mail_from, envelope.rcpt_tos) == (app.config["STORE_EMAIL"], ["jane@example.org"])
+    assert envelope.original_content.replace(b"\r\n", b"\n") == built.raw
+
+
+def test_an_order_is_mailed_with_one_flattening_of_its_mail(client, app, monkeypatch):
+    seen = flattenings(monkeypatch)
+    response = send(client, app, BY_KIND["order"])
+    assert response.status_code == 303 and len(seen) == 1
+    [entry] = outbox(app)
+    assert entry.subject.startswith("Your consent receipt")
+
+
+def test_a_header_that_would_not_read_back_stops_the_message(app, instance_path):
+    """An address whose domain the library writes as an encoded word reads back as another address."""
+    with app.test_request_context(), pytest.raises(mail.MailBuildError, match="read back"):
+        mail.build_message("jane@ex\u00e4mple.org", "Hello", "Body")
+    assert not (instance_path / "outbox").exists() or outbox(app) == []
+
+
+def test_a_bcc_header_is_refused_since_the_bytes_built_are_the_bytes_sent(app):
+    with app.test_request_context(), pytest.raises(mail.MailBuildError):
+        mail.build_message("jane@example.org", "Hello", "Body", headers={"Bcc": "hidden@example.org"})

@@ -73,7 +73,7 @@ def test_encoded_words_in_contact_subject_and_name_stay_text_through_smtp(
 def test_subjects_read_back_as_typed(app, subject):
     with app.test_request_context():
         reply_to = mail.Address(display_name=subject, addr_spec="j@example.org")
-        message = mail.build_message(mail.store_address(), subject, "Body", reply_to=reply_to)
+        message = mail.build_message(mail.store_address(), subject, "Body", reply_to=reply_to).message
     assert_carries_text_only(message.as_bytes(), subject, None)
     [reply_to] = message_from_bytes(message.as_bytes(), policy=STRICT)["Reply-To"].addresses
     assert reply_to.display_name == subject

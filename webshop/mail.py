@@ -21,6 +21,7 @@ from email import errors, message_from_bytes, policy
 from email.header import Header
 from email.headerregistry import Address, HeaderRegistry, UniqueAddressHeader, UnstructuredHeader
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser, BytesParser
 from email.utils import format_datetime, make_msgid, parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -172,6 +173,14 @@ def as_address(value: str | Address) -> Address:
     return address
 
 
+@dataclass(frozen=True)
+class CheckedMessage:
+    """A built message and its bytes as they were read back: these bytes are what is sent or kept."""
+
+    message: EmailMessage
+    raw: bytes
+
+
 def build_message(
     to: str | Address,
     subject: str,
@@ -179,13 +188,14 @@ def build_message(
     *,
     reply_to: str | Address | None = None,
     headers: dict[str, str] | None = None,
-) -> EmailMessage:
+) -> CheckedMessage:
     """A plain-text message from the store with Date and Message-ID set.
 
     Every header value is taken as literal text (see :class:`LiteralTextHeader`),
     and the finished message is read back as a receiving mail program would:
     if it does not carry exactly these headers with exactly these values,
-    :class:`MailBuildError` is raised and nothing is sent.
+    :class:`MailBuildError` is raised and nothing is sent. The message is
+    flattened once; the bytes read back are the bytes sent.
     """
     sender = store_address()
     message = EmailMessage(policy=OUTGOING)
@@ -198,18 +208,30 @@ def build_message(
         message["Date"] = format_datetime(datetime.now(UTC))
         message["Message-ID"] = make_msgid(domain=sender.domain or None)
         for name, value in (headers or {}).items():
+            if name.lower() in HIDDEN_RECIPIENT_HEADERS:
+                raise MailBuildError(f"{name} would travel in the message's bytes")
             message[name] = value
         message.set_content(text)
     except (TypeError, errors.MessageError) as error:
         raise MailBuildError(str(error)) from error
-    check_reads_back(message)
-    return message
+    return CheckedMessage(message, check_reads_back(message))
 
 
-def check_reads_back(message: EmailMessage) -> None:
-    """Raise :class:`MailBuildError` unless ``message`` reads back with exactly its headers and values."""
+# Headers that name recipients the others must not see: never set, since the bytes sent are the bytes built.
+HIDDEN_RECIPIENT_HEADERS = {"bcc", "resent-bcc"}
+
+
+def check_reads_back(message: EmailMessage) -> bytes:
+    """``message`` flattened, once; :class:`MailBuildError` unless it reads back with exactly its headers.
+
+    A single-part message is read back by its headers alone: a reader finds
+    the same headers in it either way, since its body (a text part) cannot
+    hold a header. A multipart message is read back whole.
+    """
     try:
-        read = message_from_bytes(message.as_bytes(), policy=STRICT_READER)
+        raw = message.as_bytes()
+        reader = BytesParser if message.is_multipart() else BytesHeaderParser
+        read = reader(policy=STRICT_READER).parsebytes(raw)
         same = read.keys() == message.keys() and all(
             header_reads_as(read[name], message[name]) for name in message.keys()
         )
@@ -217,6 +239,7 @@ def check_reads_back(message: EmailMessage) -> None:
         raise MailBuildError(f"the message does not read back: {error}") from error
     if not same:
         raise MailBuildError("the message does not read back with the headers it was given")
+    return raw
 
 
 def header_reads_as(read, sent) -> bool:
@@ -229,7 +252,7 @@ def header_reads_as(read, sent) -> bool:
     return str(read).strip() == str(sent).strip()
 
 
-def send(message: EmailMessage) -> bool:
+def send(message: CheckedMessage) -> bool:
     """Deliver ``message`` through SMTP when configured, else into the outbox.
 
     Returns whether it was delivered: False when SMTP failed and the
@@ -247,7 +270,7 @@ def send(message: EmailMessage) -> bool:
     return True
 
 
-def send_smtp(message: EmailMessage) -> None:
+def send_smtp(message: CheckedMessage) -> None:
     config = current_app.config
     host, port, timeout = config["MAIL_SERVER"], int(config["MAIL_PORT"]), float(config["MAIL_TIMEOUT"])
     context = ssl.create_default_context()
@@ -260,7 +283,19 @@ def send_smtp(message: EmailMessage) -> None:
             smtp.starttls(context=context)
         if config.get("MAIL_USERNAME"):
             smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
-        smtp.send_message(message)
+        # The bytes end their lines with "\n", as the outbox keeps them; SMTP carries them with CRLF.
+        wire = message.raw.replace(b"\n", b"\r\n")
+        smtp.sendmail(envelope_sender(message.message), envelope_recipients(message.message), wire)
+
+
+def envelope_sender(message: EmailMessage) -> str:
+    return message["From"].addresses[0].addr_spec
+
+
+def envelope_recipients(message: EmailMessage) -> list[str]:
+    """The addresses in To and Cc (a built message has no Bcc: see :func:`build_message`)."""
+    headers = message.get_all("To", []) + message.get_all("Cc", [])
+    return [address.addr_spec for header in headers for address in header.addresses]
 
 
 def outbox_path() -> Path:
@@ -288,8 +323,11 @@ def open_outbox() -> mailbox.Maildir:
     return PrivateMaildir(path, create=False)
 
 
-def keep_in_outbox(message: EmailMessage, flags: str = "") -> str:
-    stored = mailbox.MaildirMessage(message.as_bytes())
+def keep_in_outbox(message: CheckedMessage, flags: str = "") -> str:
+    """Write the message's bytes into the outbox, with Maildir ``flags`` if any."""
+    if not flags:
+        return open_outbox().add(message.raw)
+    stored = mailbox.MaildirMessage(message.raw)
     stored.set_flags(flags)
     return open_outbox().add(stored)
 

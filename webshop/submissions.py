@@ -25,7 +25,6 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, url_for
 from flask_wtf import FlaskForm
@@ -344,7 +343,7 @@ MAIL_FAILED_MESSAGE = (
 
 
 def commit_and_mail(
-    submission: Submission, mails: Callable[[], Iterable[EmailMessage]] | None = None
+    submission: Submission, mails: Callable[[], Iterable[mail.CheckedMessage]] | None = None
 ) -> bool:
     """Commit the submission, then send its mail; return whether all of it went out.
 
@@ -376,7 +375,7 @@ def commit_and_mail(
 def commit_mail_and_redirect(
     submission: Submission,
     *,
-    mails: Callable[[], Iterable[EmailMessage]] | None = None,
+    mails: Callable[[], Iterable[mail.CheckedMessage]] | None = None,
     next_url: str | None = None,
 ):
     """Commit, mail, and redirect to the confirmation page (or ``next_url``).
