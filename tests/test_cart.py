@@ -217,6 +217,32 @@ def test_a_change_to_the_cart_is_signed_once_and_that_value_is_the_cookie(client
     assert cart_payload(app, client) == [[product_id(app, "hush-anc"), 1]]
 
 
+def test_a_change_to_the_cart_builds_its_set_cookie_header_once_and_sends_that_header(client, app, monkeypatch):
+    import werkzeug.sansio.response
+
+    client.get("/product/hush-anc")
+    built = []
+
+    def noting(module):
+        dump = module.dump_cookie
+
+        def noting_dump_cookie(key, *args, **kwargs):
+            header = dump(key, *args, **kwargs)
+            if key == "cart":
+                built.append(header)
+            return header
+
+        monkeypatch.setattr(module, "dump_cookie", noting_dump_cookie)
+
+    noting(cookies)
+    noting(werkzeug.sansio.response)
+    response = add_to_cart(client, app)
+    assert response.status_code == 303
+    [header] = built  # measured against the size limit, then sent as it is
+    assert [h for h in response.headers.getlist("Set-Cookie") if h.startswith("cart=")] == [header]
+    assert cart_payload(app, client) == [[product_id(app, "hush-anc"), 1]]
+
+
 def test_cart_never_exceeds_4093_bytes_and_refuses_the_item_that_would_not_fit(app):
     with app.test_request_context():
         cart = Cart()
@@ -225,7 +251,7 @@ def test_cart_never_exceeds_4093_bytes_and_refuses_the_item_that_would_not_fit(a
             pid += 1
         assert len(cart.lines) > 100
         before = dict(cart.lines)
-        assert cookies.header_size("cart", cookies.sign("cart", cart.payload())) <= MAX_COOKIE_BYTES
+        assert len(cookies.set_cookie_header("cart", cookies.sign("cart", cart.payload()))) <= MAX_COOKIE_BYTES
         assert not cart.add(pid * 7919, 99)  # the line that did not fit still does not
         assert cart.lines == before
 
@@ -254,3 +280,37 @@ def test_header_count_reflects_the_cart(client, app):
     add_to_cart(client, app, "aurora-x1", 3)
     header = client.get("/").get_data(as_text=True)
     assert '<span class="count">3</span><span class="visually-hidden"> items</span>' in header
+
+
+CART_POSTS = {
+    "/cart/add": lambda pid: {"product_id": pid, "quantity": 2},
+    "/cart/update": lambda pid: {"product_id": pid, "quantity": 3},
+    "/cart/remove": lambda pid: {"product_id": pid},
+    "/cart/empty": lambda pid: {},
+}
+
+
+@pytest.mark.parametrize("action", CART_POSTS)
+def test_a_cart_post_without_its_token_is_refused_and_changes_nothing(client, app, action):
+    add_to_cart(client, app)
+    before = cart_cookie(client)
+    response = client.post(action, data=CART_POSTS[action](product_id(app)))
+    assert response.status_code == 400
+    assert cart_cookie(client) == before
+
+
+@pytest.mark.parametrize("action", CART_POSTS)
+def test_a_cart_post_that_redirects_signs_no_new_csrf_token(client, app, monkeypatch, action):
+    import flask_wtf.csrf
+
+    from tests.support.pages import csrf_token_from
+
+    add_to_cart(client, app)
+    before = cart_cookie(client)
+    token = csrf_token_from(client.get("/cart").get_data(as_text=True))
+    made = []
+    generate = flask_wtf.csrf.generate_csrf
+    monkeypatch.setattr(flask_wtf.csrf, "generate_csrf", lambda *a, **k: made.append(1) or generate(*a, **k))
+    response = client.post(action, data={"csrf_token": token, **CART_POSTS[action](product_id(app))})
+    assert response.status_code == 303 and cart_cookie(client) != before
+    assert made == []  # the token checked was the page's; nothing shown needs a new one

@@ -31,7 +31,8 @@ class Cart:
     def __init__(self, lines: dict[int, int] | None = None):
         self.lines: dict[int, int] = dict(lines or {})
         self.modified = False
-        self.cookie_value: str | None = None  # the signed cookie of a changed cart, made once when it was checked
+        # The Set-Cookie header of a changed cart, made once: the one measured against the size limit is the one sent.
+        self.cookie_header: str | None = None
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -69,10 +70,10 @@ class Cart:
     def _replace(self, lines: dict[int, int]) -> bool:
         if lines == self.lines:
             return True
-        value = cookies.sign(COOKIE, payload_of(lines)) if lines else None
-        if value and cookies.header_size(COOKIE, value) > MAX_COOKIE_BYTES:
+        header = cookies.set_cookie_header(COOKIE, cookies.sign(COOKIE, payload_of(lines))) if lines else None
+        if header and len(header) > MAX_COOKIE_BYTES:
             return False
-        self.lines, self.modified, self.cookie_value = lines, True, value
+        self.lines, self.modified, self.cookie_header = lines, True, header
         return True
 
 
@@ -164,8 +165,10 @@ def save_cart(response):
     response.vary.add("Cookie")
     if cart.modified:
         if cart.lines:
-            # The value signed when the change was checked against the cookie's size: signed once per change.
-            cookies.write_signed(response, COOKIE, cart.cookie_value or cookies.sign(COOKIE, cart.payload()))
+            # The header made when the change was checked against the cookie's size: signed and built once.
+            cookies.write_header(
+                response, cart.cookie_header or cookies.set_cookie_header(COOKIE, cookies.sign(COOKIE, cart.payload()))
+            )
         else:
             cookies.delete(response, COOKIE)
     return response

@@ -138,26 +138,26 @@ def _attributes(name: str) -> dict:
 
 
 def sign(name: str, payload) -> str:
-    """``payload`` signed as the value of cookie ``name``, for :func:`header_size` and :func:`write_signed`."""
+    """``payload`` signed as the value of cookie ``name``, for :func:`set_cookie_header`."""
     return serializer(name).dumps(payload)
 
 
 def write(response, name: str, payload) -> None:
     """Set cookie ``name`` to ``payload``, signed, with the site's attributes and its registered lifetime."""
-    write_signed(response, name, sign(name, payload))
+    write_header(response, set_cookie_header(name, sign(name, payload)))
 
 
-def write_signed(response, name: str, value: str) -> None:
-    """Set cookie ``name`` to a value :func:`sign` made, with the site's attributes and its registered lifetime."""
-    response.set_cookie(name, value, **_attributes(name))
-
-
-def header_size(name: str, value: str) -> int:
-    """Bytes of the whole Set-Cookie header :func:`write_signed` would send for ``value``, attributes included,
-    as browsers count it."""
+def set_cookie_header(name: str, value: str) -> str:
+    """The whole Set-Cookie header for ``value`` (made by :func:`sign`): the site's attributes and the
+    registered lifetime. Its length is the cookie's size as browsers count it."""
     attributes = _attributes(name)
     age = attributes.pop("max_age")
-    return len(dump_cookie(name, value, max_age=age, max_size=0, **attributes))
+    return dump_cookie(name, value, max_age=age, max_size=0, **attributes)
+
+
+def write_header(response, header: str) -> None:
+    """Send a header :func:`set_cookie_header` made."""
+    response.headers.add("Set-Cookie", header)
 
 
 def delete(response, name: str) -> None:
