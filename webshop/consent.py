@@ -24,6 +24,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import cookies
+from .consent_banner import consent_banner
 from .db import db
 from .models import ConsentDecision, Submission, audit, utcnow
 from .policy_text import POLICY_VERSION, changes_since
@@ -216,9 +217,11 @@ def init_app(app):
 
     @app.context_processor
     def consent_in_templates():
+        changes = changes_since(g.consent_version) if g.get("consent_version") else ()
         return {
             "show_banner": not g.get("consent_chosen", True),
+            "consent_banner": lambda: consent_banner(POLICY_VERSION, changes),
             "current_path": current_path,
             "policy_version": POLICY_VERSION,
-            "policy_changes": changes_since(g.consent_version) if g.get("consent_version") else (),
+            "policy_changes": changes,
         }
