@@ -109,7 +109,13 @@ class Bench:
     def serve(self, settings: dict, app: str | None = None) -> GunicornServer:
         self.runs += 1
         instance = self.base / f"instance-{self.runs}"
-        settings = {"SECRET_KEY": "bench-only-key", "SQLALCHEMY_DATABASE_URI": self.uri, **settings}
+        # Every run is a new host on the same database: each signs with the same keys, as hosts sharing one must.
+        settings = {
+            "SECRET_KEY": "bench-only-key",
+            "RECEIPT_SIGNING_KEY_FILE": str(self.base / "receipt-signing-key.pem"),
+            "SQLALCHEMY_DATABASE_URI": self.uri,
+            **settings,
+        }
         return GunicornServer(instance, settings, workers=WORKERS, app=app).start()
 
     def run(self, label: str, settings: dict, connections: int, path: str | None = None,
