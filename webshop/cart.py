@@ -164,11 +164,11 @@ def save_cart(response):
         return response
     response.vary.add("Cookie")
     if cart.modified:
-        if cart.lines:
+        if cart.cookie_header:
             # The header made when the change was checked against the cookie's size: signed and built once.
-            cookies.write_header(
-                response, cart.cookie_header or cookies.set_cookie_header(COOKIE, cookies.sign(COOKIE, cart.payload()))
-            )
+            cookies.write_header(response, cart.cookie_header)
+        elif cart.lines:
+            cookies.write(response, COOKIE, cart.payload())
         else:
             cookies.delete(response, COOKIE)
     return response
