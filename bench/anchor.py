@@ -34,7 +34,7 @@ from statistics import median
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.plain_shop import create_order_tables  # noqa: E402
+from bench.plain_shop import CUSTOMER, create_order_tables  # noqa: E402
 from bench.visits import (  # noqa: E402
     VARIED_ADDRESSES,
     WARMUP_SETTLE_SECONDS,
@@ -52,7 +52,6 @@ PLAIN_APP = "bench.plain_shop:create_app()"
 # Every POST in a run is a valid one: no form limit is reached (the limiter still counts each one).
 QUIET = {"LOG_LEVEL": "WARNING", "RDNS_ENABLED": False, "RATELIMIT_FORMS": "100000000 per minute"}
 RECORDING_OFF = {**QUIET, "VISITS_ENABLED": False}
-CUSTOMER = {"name": "Jane Doe", "email": "jane@example.org", "address": "12 Long Street, 12345 Sometown"}
 POST_SCRIPT = """
 wrk.method = "POST"
 wrk.body = {body}

@@ -32,6 +32,8 @@ from wtforms import EmailField, HiddenField, IntegerField, StringField, TextArea
 from wtforms.validators import Email, InputRequired, Length, NumberRange
 
 WEBSHOP_STATIC = Path(__file__).resolve().parent.parent / "webshop" / "static"
+# The customer whose order the benchmarks place in both shops.
+CUSTOMER = {"name": "Jane Doe", "email": "jane@example.org", "address": "12 Long Street, 12345 Sometown"}
 
 
 class Base(DeclarativeBase):

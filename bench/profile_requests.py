@@ -1,0 +1,195 @@
+"""Where a request's time goes: webshop against the plain shop, in-process, by cProfile.
+
+The same three requests as bench/anchor.py (the product page, the cart-add
+POST, the checkout POST) go through each app's Flask test client, on copies
+of one freshly built SQLite database. Every POST repeats the one a browser
+made: the same cookies and CSRF token, so each is a valid request. Prints
+per request the function calls (exact, the same run to run), the CPU time
+(``time.process_time``, which moves with the machine's load) and their
+ratios against the plain shop; ``--top N`` adds each profile's N costliest
+functions, by their own time and with what they call.
+
+    .venv/bin/python bench/profile_requests.py [--requests 300] [--top 25] [--only product]
+"""
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import closing
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# The plain shop's process never imports webshop, whose SQLite connection settings apply process-wide.
+from bench.plain_shop import CUSTOMER  # noqa: E402
+
+REQUESTS = ("product", "cart-add", "checkout")
+SUBJECTS = ("webshop", "plain shop")
+TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|type="hidden" name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(page: str) -> str:
+    found = TOKEN.search(page)
+    return found.group(1) or found.group(2)
+
+
+def cookie_header(client) -> str:
+    return "; ".join(f"{cookie.key}={cookie.value}" for cookie in client._cookies.values())
+
+
+class Subject:
+    """One app and the requests to profile on it, each a function making one request."""
+
+    def __init__(self, name: str, app, product_path: str):
+        self.name, self.app, self.product_path = name, app, product_path
+
+    def requests(self) -> dict:
+        adder = self.app.test_client()
+        page = adder.get(self.product_path).get_data(as_text=True)
+        product_id = re.search(r'name="product_id" type="hidden" value="(\d+)"', page).group(1)
+        add_fields = {"csrf_token": csrf_token(page), "product_id": product_id, "quantity": "1"}
+        add_cookie = cookie_header(adder)
+        buyer = self.app.test_client()
+        token = csrf_token(buyer.get(self.product_path).get_data(as_text=True))
+        buyer.post("/cart/add", data={**add_fields, "csrf_token": token})
+        checkout = {"csrf_token": csrf_token(buyer.get("/checkout").get_data(as_text=True)), **CUSTOMER}
+        buy_cookie = cookie_header(buyer)
+        bare = self.app.test_client(use_cookies=False)
+
+        def product():
+            return bare.get(self.product_path, headers={"Cookie": add_cookie})
+
+        def cart_add():
+            return bare.post("/cart/add", data=add_fields, headers={"Cookie": add_cookie})
+
+        def place_order():
+            return bare.post("/checkout", data=checkout, headers={"Cookie": buy_cookie})
+
+        return {"product": (product, 200), "cart-add": (cart_add, 303), "checkout": (place_order, 303)}
+
+
+def profile(call, expected: int, count: int) -> tuple[pstats.Stats, float]:
+    for _ in range(20):  # warm up: templates compiled, connections open
+        assert call().status_code == expected
+    profiler = cProfile.Profile()
+    started = time.process_time()
+    profiler.enable()
+    for _ in range(count):
+        response = call()
+    profiler.disable()
+    cpu = (time.process_time() - started) / count
+    assert response.status_code == expected, response.status_code
+    return pstats.Stats(profiler), cpu
+
+
+def top_functions(stats: pstats.Stats, count: int, requests: int) -> str:
+    out = io.StringIO()
+    stats.stream = out
+    stats.sort_stats("tottime").print_stats(count)
+    lines = [line for line in out.getvalue().splitlines() if line.strip()]
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
+    return "\n".join(lines[start:]) + f"\n(totals over {requests} requests)"
+
+
+def build_app(subject: str, database: Path, instance: Path):
+    if subject == "webshop":
+        from bench.anchor import QUIET
+        from tests.support.apps import TEST_KEY
+        from webshop import create_app
+
+        config = {**QUIET, "SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"}
+        return create_app(config, instance_path=str(instance))
+    from bench.plain_shop import create_app as create_plain_app
+
+    os.environ.update(
+        FLASK_SECRET_KEY="plain-shop-profile",
+        FLASK_SQLALCHEMY_DATABASE_URI=f"sqlite:///{database}",
+        FLASK_MAILDIR=str(instance / "outbox"),
+    )
+    instance.mkdir()
+    return create_plain_app()
+
+
+def profile_subject(args) -> None:
+    """In a process of its own (one app per process): profile the requests, write each profile and CPU time."""
+    folder = Path(args.folder)
+    app = build_app(args.subject, folder / f"{args.subject}.sqlite3", folder / f"{args.subject}-instance")
+    subject = Subject(args.subject, app, args.product_path)
+    cpu = {}
+    for name, (call, expected) in subject.requests().items():
+        if name in args.only:
+            stats, cpu[name] = profile(call, expected, args.requests)
+            stats.dump_stats(folder / f"{args.subject}-{name}.prof")
+    (folder / f"{args.subject}-cpu.json").write_text(json.dumps(cpu))
+    if args.subject == "webshop":
+        from webshop.visits import flush
+
+        flush(app)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=300, help="profiled requests of each kind (default 300)")
+    parser.add_argument("--top", type=int, default=0, help="also print each profile's N costliest functions")
+    parser.add_argument("--only", choices=REQUESTS, action="append", help="profile only these requests")
+    parser.add_argument("--subject", choices=SUBJECTS, help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    parser.add_argument("--product-path", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.only = args.only or list(REQUESTS)
+    if args.subject:
+        return profile_subject(args)
+
+    from bench.plain_shop import create_order_tables
+    from tests.support.apps import build_schema
+
+    folder = Path(tempfile.mkdtemp(prefix="webshop-profile-"))
+    try:
+        webshop_db, plain_db = folder / "webshop.sqlite3", folder / "plain shop.sqlite3"
+        build_schema(f"sqlite:///{webshop_db}", folder)
+        shutil.copyfile(webshop_db, plain_db)
+        create_order_tables(f"sqlite:///{plain_db}")
+        with closing(sqlite3.connect(webshop_db)) as connection:
+            (slug,) = connection.execute("SELECT slug FROM product WHERE active ORDER BY id LIMIT 1").fetchone()
+        for subject in SUBJECTS:
+            subprocess.run(
+                [sys.executable, __file__, "--subject", subject, "--folder", str(folder), "--product-path",
+                 f"/product/{slug}", "--requests", str(args.requests), *(f"--only={name}" for name in args.only)],
+                check=True,
+                env={**os.environ, "FLASK_LOG_LEVEL": "WARNING"},
+            )
+        stats = {(s, n): pstats.Stats(str(folder / f"{s}-{n}.prof")) for s in SUBJECTS for n in args.only}
+        cpu = {s: json.loads((folder / f"{s}-cpu.json").read_text()) for s in SUBJECTS}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+    print(f"\nPer request, over {args.requests} of each, in-process through the test client (SQLite):\n")
+    print("| request | webshop calls | plain calls | ratio | webshop CPU | plain CPU | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for name in args.only:
+        shop_calls = stats["webshop", name].total_calls / args.requests
+        plain_calls = stats["plain shop", name].total_calls / args.requests
+        shop_cpu, plain_cpu = cpu["webshop"][name], cpu["plain shop"][name]
+        print(
+            f"| {name} | {shop_calls:,.0f} | {plain_calls:,.0f} | {shop_calls / plain_calls:.2f} "
+            f"| {shop_cpu * 1e3:.2f} ms | {plain_cpu * 1e3:.2f} ms | {shop_cpu / plain_cpu:.2f} |"
+        )
+    if args.top:
+        for name in args.only:
+            print(f"\n## webshop, {name}\n")
+            print(top_functions(stats["webshop", name], args.top, args.requests))
+
+
+if __name__ == "__main__":
+    main()
