@@ -5,7 +5,7 @@ POST, the checkout POST) go through each app's Flask test client, on copies
 of one freshly built SQLite database. Every POST repeats the one a browser
 made: the same cookies and CSRF token, so each is a valid request. Prints
 per request the function calls (exact, the same run to run), the CPU time
-(``time.process_time``, which moves with the machine's load) and their
+(``time.process_time``, timed without the profiler; it moves with the machine's load) and their
 ratios against the plain shop; ``--top N`` adds each profile's N costliest
 functions, by their own time and with what they call.
 
@@ -80,16 +80,19 @@ class Subject:
 
 
 def profile(call, expected: int, count: int) -> tuple[pstats.Stats, float]:
+    """The CPU time of one request, timed without the profiler, then the profile of ``count`` more."""
     for _ in range(20):  # warm up: templates compiled, connections open
         assert call().status_code == expected
-    profiler = cProfile.Profile()
     started = time.process_time()
-    profiler.enable()
     for _ in range(count):
         response = call()
-    profiler.disable()
     cpu = (time.process_time() - started) / count
     assert response.status_code == expected, response.status_code
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(count):
+        call()
+    profiler.disable()
     return pstats.Stats(profiler), cpu
 
 
