@@ -15,7 +15,7 @@ pairs with the min–max over the pairs:
 - p99 latency with reverse DNS pointed at a black-hole resolver against rDNS
   off, every request from a new forwarded address (goal ≤ 1.1).
 
-    .venv/bin/python bench/anchor.py [--duration 5] [--rounds 5] [--postgresql]
+    .venv/bin/python bench/anchor.py [--duration 5] [--rounds 5] [--postgresql] [--parts product,posts,p99]
 """
 
 import argparse
@@ -49,6 +49,8 @@ from tests.conftest import PostgresServer, build_schema  # noqa: E402
 from tests.support.dns import BlackHoleDNS  # noqa: E402
 
 PLAIN_APP = "bench.plain_shop:create_app()"
+# What a run measures: the product page, the two POSTs, p99 with a black-hole resolver.
+PARTS = ("product", "posts", "p99")
 # Every POST in a run is a valid one: no form limit is reached (the limiter still counts each one).
 QUIET = {"LOG_LEVEL": "WARNING", "RDNS_ENABLED": False, "RATELIMIT_FORMS": "100000000 per minute"}
 RECORDING_OFF = {**QUIET, "VISITS_ENABLED": False}
@@ -168,12 +170,12 @@ def ratio_line(name: str, what: str, connections: int, left: list[dict], right: 
 
 
 def run_all(webshop_uri: str, plain_uri: str, base: Path, duration: int, rounds: int, name: str,
-            database_pid: int | None = None) -> list[str]:
+            database_pid: int | None = None, parts=PARTS) -> list[str]:
     webshop = Bench(webshop_uri, base / "webshop", duration, database_pid)
     plain = Bench(plain_uri, base / "plain", duration, database_pid)
     print(f"\n{name}: product page {webshop.path}, {WORKERS} sync workers, {duration} s per run", flush=True)
     lines = []
-    for connections in (16, 64):
+    for connections in (16, 64) if "product" in parts else ():
         plains, ons, offs = [], [], []
         for _ in range(rounds):
             plains.append(measure(plain, "plain shop, product page", {}, connections, app=PLAIN_APP))
@@ -181,13 +183,16 @@ def run_all(webshop_uri: str, plain_uri: str, base: Path, duration: int, rounds:
             offs.append(measure(webshop, "webshop, product page, recording off", RECORDING_OFF, connections))
         lines.append(ratio_line(name, "product page, webshop (recording on) / plain", connections, ons, plains))
         lines.append(ratio_line(name, "product page, recording on / off", connections, ons, offs))
-    for what, prepare in (("cart-add POST", cart_add_script), ("checkout POST", checkout_script)):
+    posts = (("cart-add POST", cart_add_script), ("checkout POST", checkout_script))
+    for what, prepare in posts if "posts" in parts else ():
         plains, ons = [], []
         for _ in range(rounds):
             plains.append(measure(plain, f"plain shop, {what}", {}, 64, app=PLAIN_APP,
                                   prepare=prepare(base, "plain")))
             ons.append(measure(webshop, f"webshop, {what}", QUIET, 64, prepare=prepare(base, "webshop")))
         lines.append(ratio_line(name, f"{what}, webshop / plain", 64, ons, plains))
+    if "p99" not in parts:
+        return lines
     script = base / "varied-addresses.lua"
     script.write_text(VARIED_ADDRESSES)
     black_hole = BlackHoleDNS()
@@ -205,12 +210,20 @@ def run_all(webshop_uri: str, plain_uri: str, base: Path, duration: int, rounds:
     return lines
 
 
-def main():
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
     parser.add_argument("--rounds", type=int, default=5, help="back-to-back pairs per comparison (default 5)")
     parser.add_argument("--postgresql", action="store_true", help="also run against a throwaway PostgreSQL")
-    args = parser.parse_args()
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"which comparisons (default: {','.join(PARTS)})")
+    return parser
+
+
+def measure_all(args) -> str:
+    """Every comparison ``args`` asks for, on SQLite and (with ``--postgresql``) PostgreSQL: the table."""
+    parts = [part for part in args.parts.split(",") if part]
+    if unknown := set(parts) - set(PARTS):
+        sys.exit(f"unknown parts: {', '.join(sorted(unknown))}")
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt install wrk)")
 
@@ -225,7 +238,7 @@ def main():
         shutil.copyfile(webshop_db, plain_db)
         create_order_tables(f"sqlite:///{plain_db}")
         tables.append(run_all(f"sqlite:///{webshop_db}", f"sqlite:///{plain_db}", base / "s", args.duration,
-                              args.rounds, "SQLite"))
+                              args.rounds, "SQLite", parts=parts))
         if args.postgresql:
             pg = PostgresServer()
             pg.start()
@@ -235,19 +248,25 @@ def main():
             create_order_tables(pg.url("bench_plain"))
             postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
             tables.append(run_all(pg.url("bench"), pg.url("bench_plain"), base / "p", args.duration,
-                                  args.rounds, "PostgreSQL", postmaster))
+                                  args.rounds, "PostgreSQL", postmaster, parts))
     finally:
         if pg:
             pg.remove()
         shutil.rmtree(base, ignore_errors=True)
 
-    print(f"\nMedians of {args.rounds} back-to-back pairs; the spread is the min–max ratio over the pairs.")
-    print("CPU per request: the gunicorn workers' CPU time (every thread) and, on PostgreSQL, the server")
-    print("backends', from the start of a run until its last visit rows are stored, per answered request.")
-    print("\n| database | comparison | wrk | req/s (or p99) | against | ratio | spread | CPU per request |")
-    print("|---|---|---|---|---|---|---|---|")
-    for lines in tables:
-        print("\n".join(lines))
+    return "\n".join([
+        f"Medians of {args.rounds} back-to-back pairs; the spread is the min–max ratio over the pairs.",
+        "CPU per request: the gunicorn workers' CPU time (every thread) and, on PostgreSQL, the server",
+        "backends', from the start of a run until its last visit rows are stored, per answered request.",
+        "",
+        "| database | comparison | wrk | req/s (or p99) | against | ratio | spread | CPU per request |",
+        "|---|---|---|---|---|---|---|---|",
+        *(line for lines in tables for line in lines),
+    ])
+
+
+def main():
+    print("\n" + measure_all(arguments().parse_args()))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 from bench.plain_shop import CUSTOMER  # noqa: E402
 
 REQUESTS = ("product", "cart-add", "checkout")
-SUBJECTS = ("webshop", "plain shop")
+SUBJECTS = ("webshop", "webshop, recording off", "plain shop")
+OFF = "webshop, recording off"  # profiled for the product page only: what recording costs
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|type="hidden" name="csrf_token" value="([^"]+)"')
 
 
@@ -106,12 +107,13 @@ def top_functions(stats: pstats.Stats, count: int, requests: int) -> str:
 
 
 def build_app(subject: str, database: Path, instance: Path):
-    if subject == "webshop":
-        from bench.anchor import QUIET
+    if subject != "plain shop":
+        from bench.anchor import QUIET, RECORDING_OFF
         from tests.support.apps import TEST_KEY
         from webshop import create_app
 
-        config = {**QUIET, "SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"}
+        settings = RECORDING_OFF if subject == OFF else QUIET
+        config = {**settings, "SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"}
         return create_app(config, instance_path=str(instance))
     from bench.plain_shop import create_app as create_plain_app
 
@@ -127,15 +129,16 @@ def build_app(subject: str, database: Path, instance: Path):
 def profile_subject(args) -> None:
     """In a process of its own (one app per process): profile the requests, write each profile and CPU time."""
     folder = Path(args.folder)
-    app = build_app(args.subject, folder / f"{args.subject}.sqlite3", folder / f"{args.subject}-instance")
+    shop = "plain shop" if args.subject == "plain shop" else "webshop"  # both webshops: one database, one key
+    app = build_app(args.subject, folder / f"{shop}.sqlite3", folder / f"{shop}-instance")
     subject = Subject(args.subject, app, args.product_path)
     cpu = {}
     for name, (call, expected) in subject.requests().items():
-        if name in args.only:
+        if name in args.only and (args.subject != OFF or name == "product"):
             stats, cpu[name] = profile(call, expected, args.requests)
             stats.dump_stats(folder / f"{args.subject}-{name}.prof")
     (folder / f"{args.subject}-cpu.json").write_text(json.dumps(cpu))
-    if args.subject == "webshop":
+    if args.subject != "plain shop":
         from webshop.visits import flush
 
         flush(app)
@@ -172,7 +175,12 @@ def main():
                 check=True,
                 env={**os.environ, "FLASK_LOG_LEVEL": "WARNING"},
             )
-        stats = {(s, n): pstats.Stats(str(folder / f"{s}-{n}.prof")) for s in SUBJECTS for n in args.only}
+        stats = {
+            (s, n): pstats.Stats(str(folder / f"{s}-{n}.prof"))
+            for s in SUBJECTS
+            for n in args.only
+            if (folder / f"{s}-{n}.prof").exists()
+        }
         cpu = {s: json.loads((folder / f"{s}-cpu.json").read_text()) for s in SUBJECTS}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -188,6 +196,11 @@ def main():
             f"| {name} | {shop_calls:,.0f} | {plain_calls:,.0f} | {shop_calls / plain_calls:.2f} "
             f"| {shop_cpu * 1e3:.2f} ms | {plain_cpu * 1e3:.2f} ms | {shop_cpu / plain_cpu:.2f} |"
         )
+    if ("webshop", "product") in stats:
+        on, off = cpu["webshop"]["product"], cpu[OFF]["product"]
+        print(f"\nProduct page, recording on / off: {on * 1e3:.2f} / {off * 1e3:.2f} ms CPU "
+              f"({(on / off - 1) * 100:+.1f} %), {stats['webshop', 'product'].total_calls / args.requests:,.0f} / "
+              f"{stats[OFF, 'product'].total_calls / args.requests:,.0f} calls; goal: +3 % at most.")
     if args.top:
         for name in args.only:
             print(f"\n## webshop, {name}\n")
