@@ -105,6 +105,21 @@ def test_workers_creating_the_outbox_at_the_same_moment_all_succeed(app, instanc
     assert sorted(entry.subject for entry in outbox(app)) == sorted(f"Mail {n}" for n in range(12))
 
 
+def test_an_outbox_removed_while_the_shop_runs_is_made_again_for_the_next_message(app, instance_path):
+    """The folders are made once per process; a write that finds them gone makes them again, still private."""
+    import shutil
+
+    with app.test_request_context():
+        mail.send(mail.build_message("jane@example.org", "First", "Body"))
+        shutil.rmtree(instance_path / "outbox")
+        assert mail.send(mail.build_message("jane@example.org", "Second", "Body"))
+        shutil.rmtree(instance_path / "outbox" / "tmp")
+        assert mail.send(mail.build_message("jane@example.org", "Third", "Body"))
+    assert sorted(entry.subject for entry in outbox(app)) == ["Second", "Third"]
+    for folder in ("", "tmp", "new", "cur"):
+        assert (instance_path / "outbox" / folder).stat().st_mode & 0o777 == 0o700
+
+
 def flattenings(monkeypatch) -> list:
     """Every flattening of a message into bytes, as it happens."""
     import email.generator

@@ -256,8 +256,9 @@ def check_reads_back(message: EmailMessage) -> bytes:
         raw = message.as_bytes()
         reader = BytesParser if message.is_multipart() else BytesHeaderParser
         read = reader(policy=STRICT_READER).parsebytes(raw)
+        # One pass over both: the names in the same order, and each header, every occurrence, reads back.
         same = read.keys() == message.keys() and all(
-            header_reads_as(read[name], message[name]) for name in message.keys()
+            header_reads_as(got, sent) for (_, got), (_, sent) in zip(read.items(), message.items(), strict=True)
         )
     except (ValueError, TypeError, errors.MessageError) as error:
         raise MailBuildError(f"the message does not read back: {error}") from error
@@ -335,25 +336,44 @@ class PrivateMaildir(mailbox.Maildir):
         return handle
 
 
+# The outbox folders this process has made or checked: each is made once per process, and again
+# when a write finds it gone.
+_outboxes_made: set[tuple[int, Path]] = set()
+
+
 def open_outbox() -> mailbox.Maildir:
     """The outbox Maildir, created if missing, its folders 0700.
 
     The folders are made with ``exist_ok`` rather than by ``Maildir(create=True)``,
-    which fails when two workers create the outbox at the same moment.
+    which fails when two workers create the outbox at the same moment. A
+    process makes and checks them once; :func:`keep_in_outbox` makes them
+    again if they were removed since.
     """
-    path = private_dir(outbox_path())
+    path = outbox_path()
+    made = (os.getpid(), path)
+    if made in _outboxes_made:
+        try:
+            return PrivateMaildir(path, create=False)
+        except mailbox.NoSuchMailboxError:  # removed since this process made it
+            _outboxes_made.discard(made)
+    private_dir(path)
     for folder in ("tmp", "new", "cur"):
         private_dir(path / folder)
+    _outboxes_made.add(made)
     return PrivateMaildir(path, create=False)
 
 
 def keep_in_outbox(message: CheckedMessage, flags: str = "") -> str:
     """Write the message's bytes into the outbox, with Maildir ``flags`` if any."""
-    if not flags:
-        return open_outbox().add(message.raw)
-    stored = mailbox.MaildirMessage(message.raw)
-    stored.set_flags(flags)
-    return open_outbox().add(stored)
+    stored = message.raw
+    if flags:
+        stored = mailbox.MaildirMessage(message.raw)
+        stored.set_flags(flags)
+    try:
+        return open_outbox().add(stored)
+    except FileNotFoundError:  # one of its folders was removed since this process made them
+        _outboxes_made.discard((os.getpid(), outbox_path()))
+        return open_outbox().add(stored)
 
 
 @dataclass(frozen=True)
