@@ -9,7 +9,7 @@ import textwrap
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 
 from tests.support.visits import recorded
 from webshop import signing
@@ -269,6 +269,26 @@ def test_purge_of_more_visits_than_one_batch_deletes_them_all_a_batch_per_transa
     assert "Deleted 5 visits older than 90 days" in result.output
     assert [visit.time for visit in recorded(app)] == [now]
     assert deleted_per_commit == [2, 2, 1]
+
+
+def test_purge_waits_after_each_batch_outside_any_transaction(app, runner, monkeypatch):
+    """A large purge leaves the shop room: after each committed batch it waits, holding no lock."""
+    monkeypatch.setattr("webshop.visits.cli.DELETE_BATCH", 2)
+    now = utcnow()
+    add_visits(app, *({"time": now - timedelta(days=100, minutes=n)} for n in range(5)), {"time": now})
+    pauses = []
+
+    def noted(seconds):
+        purge_in_transaction = db.session().in_transaction()  # the purge's own session
+        with app.app_context():  # another session: what the shop sees meanwhile
+            pauses.append((seconds, purge_in_transaction, db.session.scalar(select(func.count(Visit.id)))))
+
+    monkeypatch.setattr("webshop.visits.cli.pause", noted)
+    result = runner.invoke(args=["visits", "purge"])
+    assert result.exit_code == 0, result.output
+    deletions = [left for _, _, left in pauses][:3]
+    assert deletions == [4, 2, 1]  # a pause after each of the three batches, each batch already committed
+    assert all(seconds > 0 and not open_transaction for seconds, open_transaction, _ in pauses)
 
 
 def test_export_combined_lines_parse_as_apache_combined_format(app, client, runner):
