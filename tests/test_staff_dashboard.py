@@ -1,6 +1,7 @@
 """The dashboard, visit log, visitor profile, survey summary and moderation against hand-counted rows;
 and the "popular now" shelf."""
 
+import html as html_text
 import re
 from datetime import datetime, time, timedelta
 
@@ -153,6 +154,30 @@ def test_visit_log_filters_sorts_and_pages(app, client, counted, monkeypatch):
     second = client.get(f"/admin/visits?ip={A}&page=2").get_data(as_text=True)
     assert len(rows(second, "visit-log")) == 1
     assert 'href="/admin/visitors/v1"' in first
+
+
+# Paths a shop may log (typed by anyone), and prefixes staff may type: wildcards of LIKE, its escape
+# character, case, accents and other scripts, and the highest character there is.
+LOGGED_PATHS = [
+    "/", "/checkout", "/checkout/done", "/Checkout", "/check", "/checkouu", "/100%", "/100%25", "/100x",
+    "/a_b", "/axb", "/a\\b", "/a\\\\b", "/café", "/caf", "/cafe", "/cafés", "/日本/東京", "/日本", "/日",
+    "/z\U0010ffff", "/z\U0010ffff/more", "/{", "%odd", "_odd", "\U0010ffff", "/\ud7ff", "/\ud7ffx", "/\ue000",
+]  # fmt: skip
+TYPED_PREFIXES = [
+    "/", "%", "_", "/100%", "/a_", "/a\\", "/checkout", "/Checkout", "/CHECKOUT", "/caf", "/café", "/日本",
+    "/z\U0010ffff", "\U0010ffff", "/z", "/\ud7ff",
+]  # fmt: skip
+
+
+def test_the_path_filter_returns_exactly_the_visits_whose_path_starts_with_what_was_typed(app, client):
+    with app.app_context():
+        db.session.add_all(visit(day(1), path) for path in LOGGED_PATHS)
+        db.session.commit()
+    signed_in(app, client)
+    for prefix in TYPED_PREFIXES:
+        page = client.get("/admin/visits", query_string={"path": prefix, "sort": "path", "dir": "asc"})
+        shown = [html_text.unescape(r[4]) for r in rows(page.get_data(as_text=True), "visit-log") if len(r) == 8]
+        assert shown == sorted(p for p in LOGGED_PATHS if p.startswith(prefix)), prefix
 
 
 def test_visit_log_counts_matches_up_to_a_limit_and_still_pages_past_it(app, client, monkeypatch):

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, case, func, select
 
 from .db import db
-from .models import Submission
+from .models import Submission, SubmissionTally
 
 
 def count_if(condition: ColumnElement[bool]):
@@ -49,3 +49,35 @@ def opt_outs_by_kind(*where: ColumnElement[bool]) -> dict[str, OptOuts]:
         .group_by(Submission.kind)
     ).all()
     return {kind: OptOuts(kind, *counts) for kind, *counts in rows}
+
+
+def opt_outs_held() -> dict[str, OptOuts]:
+    """Per form kind, every submission held and their opt-outs: :func:`opt_outs_by_kind` with no condition.
+
+    Read from the per-form tallies, which triggers keep equal to the count of the rows, so
+    the figure costs the same however many submissions there are.
+    """
+    rows = db.session.execute(
+        select(SubmissionTally.kind, SubmissionTally.held, SubmissionTally.no_marketing, SubmissionTally.no_share)
+    ).all()
+    return {kind: OptOuts(kind, *counts) for kind, *counts in rows}
+
+
+def held_with_address() -> int:
+    """How many submissions held (not erased) carry an email address, from the per-form tallies."""
+    return db.session.execute(select(func.coalesce(func.sum(SubmissionTally.with_address), 0))).scalar_one()
+
+
+def lock_tallies(kinds) -> None:
+    """Lock these forms' tallies, always in the same order, before changing many submissions at once.
+
+    The triggers change a form's tally row with each submission changed; two erasures reaching the
+    same forms' rows in opposite orders would each wait for the other on PostgreSQL. (SQLite has one
+    writer at a time, and no row locks to take.)
+    """
+    db.session.execute(
+        select(SubmissionTally.kind)
+        .where(SubmissionTally.kind.in_(sorted(kinds)))
+        .order_by(SubmissionTally.kind)
+        .with_for_update()
+    ).all()

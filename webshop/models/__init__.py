@@ -1,7 +1,7 @@
 """Every table the shop keeps, one module per area.
 
-``catalogue`` (products), ``consent`` (the consent log), ``submissions`` (the personal-information forms and
-what each keeps), ``orders``, ``audit``, ``visits`` (the visit log and retired
+``catalogue`` (products), ``consent`` (the consent log), ``submissions`` (the personal-information forms,
+what each keeps, and their tallies per form), ``orders``, ``audit``, ``visits`` (the visit log and retired
 visitor ids), ``access`` ("your data" links), ``sharing`` (recipients and the
 export ledger), ``staff`` and ``keys`` (the signing keys every host must share). Import models from here.
 """
@@ -21,6 +21,7 @@ from .submissions import (
     EmailPreference,
     ProductRegistration,
     Submission,
+    SubmissionTally,
     Subscription,
     new_receipt_id,
     new_unsubscribe_token,
@@ -55,6 +56,7 @@ __all__ = [
     "StaffSession",
     "StaffUser",
     "Submission",
+    "SubmissionTally",
     "Subscription",
     "Visit",
     "audit",

@@ -3,7 +3,11 @@
 Everything here is read from the request and the real tables at the time of
 asking; nothing is canned. The page stays cheap: each helper is one small
 query (or a handful, for this browser's own submissions), on indexed
-columns or small tables, and none runs per row.
+columns or small tables, and none runs per row. Figures over every
+submission come from the per-form tallies (``submission_tally``, equal to
+a count of the rows at every commit) or, for "shareable now", from the
+index of the submissions that only their address could still keep from
+sharing.
 """
 
 from dataclasses import asdict, dataclass, field
@@ -21,7 +25,7 @@ from ..policy_text import POLICY_VERSION
 from ..popular import popular_now
 from ..rules import MARKETING, SHARING, Rule, notice_audience, shareable_submissions
 from ..shorten import mask_email
-from ..stats import OptOuts, count_if, opt_outs_by_kind
+from ..stats import OptOuts, count_if, held_with_address, opt_outs_held
 from ..submissions import FORM_KINDS
 from ..visits.identity import current_identity
 from . import cookie_page
@@ -194,7 +198,7 @@ class FormCount(OptOuts):
 
 def form_counts() -> list[FormCount]:
     """Per form: submissions held (not erased), and how many ticked each opt-out box."""
-    found = opt_outs_by_kind()
+    found = opt_outs_held()
     return [
         FormCount(**asdict(found.get(kind, OptOuts(kind))), label=form.service, url=url_for(form.endpoint))
         for kind, form in FORM_KINDS.items()
@@ -251,12 +255,13 @@ class SharingSummary:
 
 def sharing_summary() -> SharingSummary:
     """The ledger in numbers, the recipients, and how many records an export made now would hold."""
-    shareable = shareable_submissions().subquery()
     entries, records, now = db.session.execute(
         select(
             select(func.count()).select_from(LedgerEntry).scalar_subquery(),
             select(func.coalesce(func.sum(LedgerEntry.record_count), 0)).scalar_subquery(),
-            select(func.count()).select_from(shareable).scalar_subquery(),
+            # The export's query counted in place: a count over it as a subquery would read every
+            # submission instead of ix_submission_share_candidates.
+            shareable_submissions().with_only_columns(func.count()).order_by(None).scalar_subquery(),
         )
     ).one()
     recipients = db.session.execute(
@@ -290,9 +295,7 @@ def other_sources() -> OtherSources:
     browser that opened "your data" through the mailed link, never for an
     address merely typed into a form here.
     """
-    with_address = db.session.execute(
-        select(func.count()).where(Submission.email.is_not(None), Submission.erased_at.is_(None))
-    ).scalar_one()
+    with_address = held_with_address()
     grant = current_grant()
     kinds = []
     if grant is not None:

@@ -37,6 +37,7 @@ from ..models import (
     utcnow,
 )
 from ..rules import marketable_submissions, shareable_submissions
+from ..stats import lock_tallies
 from ..submissions import FORM_KINDS, FormKind, receipt_data
 from ..visits import flush as flush_visits
 from ..visits.retired import registry as retired_visitors
@@ -546,6 +547,7 @@ def _erase_and_scrub(email: str | None, submissions: list[Submission], result: E
 def _erase_rows(email: str | None, submissions: list[Submission], result: Erased) -> None:
     """Erase ``submissions`` and what hangs off them; with ``email``, also what the address holds itself."""
     ids = [s.id for s in submissions]
+    lock_tallies({s.kind for s in submissions})
     if ids:
         result.registrations = db.session.execute(
             delete(ProductRegistration).where(ProductRegistration.submission_id.in_(ids))

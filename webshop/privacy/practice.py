@@ -45,6 +45,7 @@ def refs(path: str, *names: str) -> tuple[CodeRef, ...]:
 
 
 EVIDENCE = "tests/test_policy_evidence.py"
+FIGURES = "tests/test_policy_figures.py"
 CHOICE = "tests/test_consent_choice.py"
 PROOF = "tests/test_address_proof.py"
 TOUR = "tests/browser/test_tour.py::test_a_reviewer_walks_the_whole_tour"
@@ -130,11 +131,14 @@ PRACTICES: dict[str, Practice] = {
                 *refs("webshop/chat.py", "chat"),
                 *refs("webshop/contact.py", "contact"),
                 *refs("webshop/privacy/evidence.py", "form_counts"),
+                *refs("webshop/stats.py", "opt_outs_held"),
             ),
             tests=(
                 "tests/test_forms_common.py::test_happy_path_stores_the_submission_and_links_its_receipt",
                 "tests/test_receipts.py::test_every_form_has_a_receipt_page",
                 f"{EVIDENCE}::test_form_counts_match_the_rows_in_the_table",
+                f"{FIGURES}::test_a_submission_moves_the_policy_pages_figures_and_its_erasure_takes_it_out_again",
+                f"{FIGURES}::test_the_tallies_equal_a_live_count_after_a_mix_of_actions",
             ),
         ),
         Practice(
@@ -237,6 +241,7 @@ PRACTICES: dict[str, Practice] = {
                 *refs("webshop/submissions.py", "PersonalDataForm", "record_submission"),
                 *refs("webshop/rules.py", "shareable_submissions", "marketable_submissions"),
                 *refs("webshop/privacy/evidence.py", "form_counts", "verdicts"),
+                *refs("webshop/stats.py", "opt_outs_held"),
             ),
             tests=(
                 "tests/test_forms_common.py::test_form_shows_two_unticked_opt_out_boxes_labelled_marketing_and_share",
@@ -244,6 +249,7 @@ PRACTICES: dict[str, Practice] = {
                 "tests/test_checkout.py::test_opt_out_boxes_are_unticked_by_default_and_stored_with_the_order",
                 f"{EVIDENCE}::test_combine_and_opt_out_panels_show_this_browsers_submission_and_its_choice",
                 f"{EVIDENCE}::test_form_counts_match_the_rows_in_the_table",
+                f"{FIGURES}::test_the_tallies_equal_a_live_count_after_a_mix_of_actions",
                 TOUR,
             ),
         ),

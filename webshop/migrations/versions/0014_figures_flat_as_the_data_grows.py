@@ -1,0 +1,130 @@
+"""figures that stay quick as the data grows: per-form submission tallies, the share candidates, visits by path
+
+- ``submission_tally``: per form, the submissions held, their opt-outs and those with an address,
+  filled from the rows and kept by triggers on ``submission`` in every statement that changes one;
+- ``ix_submission_share_candidates``: the submissions no rule about the submission itself keeps
+  from sharing (webshop.rules), by address;
+- ``ix_visit_path_time``, on PostgreSQL with ``visit.path`` compared byte by byte ("C"), as SQLite
+  compares it: a path prefix is one range of the index.
+
+Revision ID: 0014
+Revises: 0013
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0014"
+down_revision = "0013"
+branch_labels = None
+depends_on = None
+
+COUNTED = ("no_marketing", "no_share", "with_address")
+SHARE_CANDIDATES = {
+    "sqlite": "NOT (no_share IS 1 AND blocking_signal IS NOT 1) AND blocking_signal IS NOT 1"
+    " AND withdrawn_at IS NULL AND erased_at IS NULL AND email IS NOT NULL AND proven_at IS NOT NULL",
+    "postgresql": "NOT (no_share IS true AND blocking_signal IS NOT true) AND blocking_signal IS NOT true"
+    " AND withdrawn_at IS NULL AND erased_at IS NULL AND email IS NOT NULL AND proven_at IS NOT NULL",
+}
+
+
+def counted(row: str, true: str) -> dict[str, str]:
+    """What one submission adds to its form's tally, as SQL over ``row`` (NEW, OLD or the table)."""
+    return {
+        "no_marketing": f"CASE WHEN {row}.no_marketing IS {true} THEN 1 ELSE 0 END",
+        "no_share": f"CASE WHEN {row}.no_share IS {true} THEN 1 ELSE 0 END",
+        "with_address": f"CASE WHEN {row}.email IS NOT NULL THEN 1 ELSE 0 END",
+    }
+
+
+def add(row: str, true: str) -> str:
+    """SQL adding the submission ``row`` to its form's tally (a new form gets its row)."""
+    values = counted(row, true)
+    return (
+        f"INSERT INTO submission_tally (kind, held, {', '.join(COUNTED)})"
+        f" VALUES ({row}.kind, 1, {', '.join(values[c] for c in COUNTED)})"
+        " ON CONFLICT (kind) DO UPDATE SET held = submission_tally.held + 1, "
+        + ", ".join(f"{c} = submission_tally.{c} + excluded.{c}" for c in COUNTED)
+    )
+
+
+def take_away(row: str, true: str) -> str:
+    """SQL taking the submission ``row`` out of its form's tally."""
+    values = counted(row, true)
+    return (
+        "UPDATE submission_tally SET held = held - 1, "
+        + ", ".join(f"{c} = {c} - {values[c]}" for c in COUNTED)
+        + f" WHERE kind = {row}.kind"
+    )
+
+
+SQLITE_TRIGGERS = (
+    f"""CREATE TRIGGER submission_tally_insert AFTER INSERT ON submission WHEN NEW.erased_at IS NULL
+    BEGIN {add("NEW", "1")}; END""",
+    f"""CREATE TRIGGER submission_tally_delete AFTER DELETE ON submission WHEN OLD.erased_at IS NULL
+    BEGIN {take_away("OLD", "1")}; END""",
+    f"""CREATE TRIGGER submission_tally_update_old
+    AFTER UPDATE OF kind, erased_at, email, no_marketing, no_share ON submission WHEN OLD.erased_at IS NULL
+    BEGIN {take_away("OLD", "1")}; END""",
+    f"""CREATE TRIGGER submission_tally_update_new
+    AFTER UPDATE OF kind, erased_at, email, no_marketing, no_share ON submission WHEN NEW.erased_at IS NULL
+    BEGIN {add("NEW", "1")}; END""",
+)
+POSTGRESQL_TRIGGERS = (
+    f"""CREATE FUNCTION submission_tally_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP <> 'INSERT' THEN
+            IF OLD.erased_at IS NULL THEN {take_away("OLD", "true")}; END IF;
+        END IF;
+        IF TG_OP <> 'DELETE' THEN
+            IF NEW.erased_at IS NULL THEN {add("NEW", "true")}; END IF;
+        END IF;
+        RETURN NULL;
+    END $$""",
+    """CREATE TRIGGER submission_tally
+    AFTER INSERT OR DELETE OR UPDATE OF kind, erased_at, email, no_marketing, no_share ON submission
+    FOR EACH ROW EXECUTE FUNCTION submission_tally_change()""",
+)
+
+
+def upgrade():
+    dialect = op.get_bind().dialect.name
+    op.create_table(
+        "submission_tally",
+        sa.Column("kind", sa.String(20), primary_key=True),
+        sa.Column("held", sa.Integer(), nullable=False),
+        *(sa.Column(column, sa.Integer(), nullable=False) for column in COUNTED),
+    )
+    values = counted("submission", "true" if dialect == "postgresql" else "1")
+    op.execute(
+        f"INSERT INTO submission_tally (kind, held, {', '.join(COUNTED)})"
+        f" SELECT kind, count(*), {', '.join(f'sum({values[c]})' for c in COUNTED)}"
+        " FROM submission WHERE erased_at IS NULL GROUP BY kind"
+    )
+    for statement in POSTGRESQL_TRIGGERS if dialect == "postgresql" else SQLITE_TRIGGERS:
+        op.execute(statement)
+    op.create_index(
+        "ix_submission_share_candidates",
+        "submission",
+        ["email", "kind", "no_share", "blocking_signal", "withdrawn_at", "erased_at", "proven_at"],
+        sqlite_where=sa.text(SHARE_CANDIDATES["sqlite"]),
+        postgresql_where=sa.text(SHARE_CANDIDATES["postgresql"]),
+    )
+    if dialect == "postgresql":
+        op.alter_column("visit", "path", type_=sa.String(2048, collation="C"), existing_nullable=False)
+    op.create_index("ix_visit_path_time", "visit", ["path", "time"])
+
+
+def downgrade():
+    dialect = op.get_bind().dialect.name
+    op.drop_index("ix_visit_path_time", table_name="visit")
+    if dialect == "postgresql":
+        op.alter_column("visit", "path", type_=sa.String(2048), existing_nullable=False)
+    op.drop_index("ix_submission_share_candidates", table_name="submission")
+    if dialect == "postgresql":
+        op.execute("DROP TRIGGER submission_tally ON submission")
+        op.execute("DROP FUNCTION submission_tally_change()")
+    else:
+        for name in ("insert", "delete", "update_old", "update_new"):
+            op.execute(f"DROP TRIGGER submission_tally_{name}")
+    op.drop_table("submission_tally")
