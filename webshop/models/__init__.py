@@ -1,8 +1,8 @@
 """Every table the shop keeps, one module per area.
 
 ``catalogue`` (products), ``consent`` (the consent log), ``submissions`` (the personal-information forms and
-what each keeps), ``orders``, ``audit``, ``visits`` (the visit log and retired
-visitor ids), ``access`` ("your data" links), ``sharing`` (recipients and the
+what each keeps), ``orders``, ``audit``, ``visits`` (the visit log, retired
+visitor ids and the daily archive of its figures), ``access`` ("your data" links), ``sharing`` (recipients and the
 export ledger), ``staff`` and ``keys`` (the signing keys every host must share). Import models from here.
 """
 
@@ -25,7 +25,20 @@ from .submissions import (
     new_receipt_id,
     new_unsubscribe_token,
 )
-from .visits import DOMAIN_MAX, PATH_MAX, QUERY_MAX, REFERRER_MAX, USER_AGENT_MAX, RetiredVisitor, Visit
+from .visits import (
+    DOMAIN_MAX,
+    PATH_MAX,
+    QUERY_MAX,
+    REFERRER_MAX,
+    USER_AGENT_MAX,
+    RetiredVisitor,
+    Visit,
+    VisitDay,
+    VisitDayAddress,
+    VisitDayDomain,
+    VisitDayPage,
+    VisitDayVisitor,
+)
 
 __all__ = [
     "DOMAIN_MAX",
@@ -57,6 +70,11 @@ __all__ = [
     "Submission",
     "Subscription",
     "Visit",
+    "VisitDay",
+    "VisitDayAddress",
+    "VisitDayDomain",
+    "VisitDayPage",
+    "VisitDayVisitor",
     "audit",
     "new_receipt_id",
     "new_unsubscribe_token",

@@ -1,0 +1,420 @@
+"""The shop's visit figures per day: counted from the visit log, archived once a day has ended.
+
+The staff dashboard adds up what the shop's visits (every path outside
+``/admin``) come to over a period: visits, blocking signals, cart adds,
+checkout views, pages viewed, confirmed domains, distinct visitor ids and
+distinct IP addresses. Counting that from the visit log reads every visit of
+the period, so, as Matomo archives its reports, each finished UTC day is
+counted once (:func:`archive_day`, run by ``flask visits archive`` and by
+the purge before it deletes anything) into the ``visit_day`` tables, and
+:func:`period_figures` reads archived days from there and every other day
+(today, a day never archived) from the visits themselves. Distinct visitors
+and addresses over a period are counted over the union of the archived
+days' ids and addresses and the live visits' ones, so they stay exact.
+
+An archive stays true to the visit log:
+
+- a visit stored later for an archived day (a spool replayed after a crash,
+  a request that began before midnight) drops that day's archive
+  (:func:`drop_days`, called by the visit writer): the day is counted from
+  its visits until it is archived again;
+- erasing a visitor recounts the archived days its visits fell on without
+  them and deletes its ids and addresses from the archive (:func:`recounted`);
+- the purge deletes the ids and addresses of every day it reaches and keeps
+  the counts (:func:`forget_identities`), and shortens the archived addresses
+  as it shortens the visits' (:func:`shorten_addresses`).
+"""
+
+from collections.abc import Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, delete, false, func, insert, not_, or_, select, tuple_, union, update
+from sqlalchemy.dialects import postgresql, sqlite
+from werkzeug.exceptions import HTTPException
+
+from ..db import db
+from ..models import Visit, VisitDay, VisitDayAddress, VisitDayDomain, VisitDayPage, VisitDayVisitor, utcnow
+from ..shorten import truncated_ip
+from ..stats import count_if
+
+ARCHIVE_TABLES = (VisitDayPage, VisitDayDomain, VisitDayVisitor, VisitDayAddress, VisitDay)
+# Archived addresses read and shortened per transaction by the purge.
+SHORTEN_BATCH = 2000
+
+# Requests the shop's own scripts make in the background (the chat polls
+# every two seconds): recorded like every request, but not page views.
+BACKGROUND_FEEDS = ("/chat/messages",)
+
+# Pages whose variable part names something the shop has: answered with 200,
+# the path names a real product, category or file and is shown as it is.
+NAMED_PAGES = frozenset({"shop.product", "shop.category", "static"})
+
+SERVED_PAGE = and_(Visit.method == "GET", Visit.status == 200, Visit.path.not_in(BACKGROUND_FEEDS))
+CART_ADD = and_(Visit.method == "POST", Visit.path == "/cart/add", Visit.status < 400)
+CHECKOUT_VIEW = and_(Visit.method == "GET", Visit.path == "/checkout", Visit.status == 200)
+CONFIRMED_DOMAIN = and_(Visit.domain_confirmed.is_(True), Visit.domain.is_not(None))
+
+
+def page_label(adapter, path: str) -> str | None:
+    """What "top pages" calls ``path``: the path, its route's rule, or None when no route serves it as it is.
+
+    A route with a free variable part (a token, an order number) is shown as
+    its rule, ``/newsletter/confirm/<token>``, so that whatever a visitor put
+    in the address never reaches the staff's screen.
+    """
+    try:
+        rule, _ = adapter.match(path, method="GET", return_rule=True)
+    except HTTPException:  # no such page, or only a redirect to one (a 308 for "//" or a missing slash)
+        return None
+    if not rule.arguments or rule.endpoint in NAMED_PAGES:
+        return path
+    return rule.rule
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min)
+
+
+def as_date(value) -> date:
+    """SQLite answers date() with a string, PostgreSQL with a date."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def days_between(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def shop_visits_between(start: datetime, end: datetime):
+    """The conditions for visits to the shop (not its staff pages) from ``start`` until before ``end``."""
+    return and_(Visit.time >= start, Visit.time < end, not_(Visit.path.startswith("/admin")))
+
+
+def shop_visits_on(days: Iterable[date]):
+    """The conditions for the shop's visits on ``days``, one time range per run of consecutive days."""
+    runs: list[list[date]] = []
+    for day in sorted(days):
+        if runs and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    if not runs:
+        return false()
+    return or_(*(shop_visits_between(day_start(a), day_start(b + timedelta(days=1))) for a, b in runs))
+
+
+def counted_totals(where) -> tuple[int, int, int, int]:
+    """Visits, blocking signals, cart adds and checkout views among the visits ``where`` selects."""
+    return tuple(
+        db.session.execute(
+            select(
+                func.count(), count_if(Visit.blocking_signal.is_(True)), count_if(CART_ADD), count_if(CHECKOUT_VIEW)
+            ).where(where)
+        ).one()
+    )
+
+
+def counted_pages(where) -> dict[str, int]:
+    """Views of the served pages among the visits ``where`` selects, per :func:`page_label`."""
+    served = db.session.execute(select(Visit.path, func.count()).where(where, SERVED_PAGE).group_by(Visit.path)).all()
+    adapter = current_app.url_map.bind("localhost")
+    counts: dict[str, int] = {}
+    for path, n in served:
+        label = page_label(adapter, path)
+        if label is not None:
+            counts[label] = counts.get(label, 0) + n
+    return counts
+
+
+def counted_domains(where) -> dict[str, int]:
+    """Visits per confirmed domain among the visits ``where`` selects."""
+    return dict(
+        db.session.execute(
+            select(Visit.domain, func.count()).where(where, CONFIRMED_DOMAIN).group_by(Visit.domain)
+        ).all()
+    )
+
+
+@dataclass
+class DayFigures:
+    """What one day's shop visits come to, with the ids and addresses behind the distinct counts."""
+
+    visits: int = 0
+    blocking: int = 0
+    cart_adds: int = 0
+    checkout_views: int = 0
+    pages: dict[str, int] = field(default_factory=dict)
+    domains: dict[str, int] = field(default_factory=dict)
+    visitor_ids: set[str] = field(default_factory=set)
+    ips: set[str] = field(default_factory=set)
+
+    @classmethod
+    def counted(cls, day: date) -> "DayFigures":
+        """``day``'s figures counted from its visits."""
+        where = shop_visits_on([day])
+        visits, blocking, cart_adds, checkout_views = counted_totals(where)
+        return cls(
+            visits,
+            blocking,
+            cart_adds,
+            checkout_views,
+            counted_pages(where),
+            counted_domains(where),
+            set(db.session.scalars(select(Visit.visitor_id).where(where, Visit.visitor_id.is_not(None)).distinct())),
+            set(db.session.scalars(select(Visit.ip).where(where, Visit.ip.is_not(None)).distinct())),
+        )
+
+
+# --- Writing the archive ---------------------------------------------------------------------------
+
+
+def drop_days(conn, days: Iterable[date]) -> None:
+    """Delete every archive row of ``days`` on ``conn`` (the caller's transaction): they are counted live again."""
+    days = sorted(days)
+    for model in ARCHIVE_TABLES:
+        conn.execute(delete(model.__table__).where(model.__table__.c.day.in_(days)))
+
+
+def finished_days(rows: list[dict]) -> set[date]:
+    """The finished UTC days among the times of ``rows``: one comparison for a batch of today's visits."""
+    today = day_start(utcnow().date())
+    if not rows or min(row["time"] for row in rows) >= today:
+        return set()
+    return {row["time"].date() for row in rows if row["time"] < today}
+
+
+def archive_day(day: date) -> DayFigures:
+    """Count ``day`` from its visits into the archive, replacing whatever was there, in one transaction."""
+    # Deleting first takes SQLite's write lock: a visit stored for the day meanwhile waits, then drops this archive.
+    drop_days(db.session.connection(), [day])
+    figures = DayFigures.counted(day)
+    db.session.add(
+        VisitDay(
+            day=day,
+            visits=figures.visits,
+            blocking=figures.blocking,
+            cart_adds=figures.cart_adds,
+            checkout_views=figures.checkout_views,
+            visitors=len(figures.visitor_ids),
+            ips=len(figures.ips),
+            archived_at=utcnow(),
+        )
+    )
+    db.session.flush()
+    execute = db.session.execute
+    if figures.pages:
+        execute(insert(VisitDayPage), [{"day": day, "label": k, "views": n} for k, n in figures.pages.items()])
+    if figures.domains:
+        execute(insert(VisitDayDomain), [{"day": day, "domain": k, "visits": n} for k, n in figures.domains.items()])
+    if figures.visitor_ids:
+        execute(insert(VisitDayVisitor), [{"day": day, "visitor_id": v} for v in sorted(figures.visitor_ids)])
+    if figures.ips:
+        execute(insert(VisitDayAddress), [{"day": day, "ip": ip} for ip in sorted(figures.ips)])
+    db.session.commit()
+    return figures
+
+
+def archive_finished_days() -> list[date]:
+    """Archive every finished day since the oldest stored visit that has no archive yet; the days archived."""
+    oldest = db.session.scalar(select(func.min(Visit.time)))
+    if oldest is None:
+        return []
+    yesterday = utcnow().date() - timedelta(days=1)
+    done = set(db.session.scalars(select(VisitDay.day).where(VisitDay.day >= oldest.date())))
+    days = [day for day in days_between(oldest.date(), yesterday) if day not in done]
+    for day in days:
+        archive_day(day)
+    return days
+
+
+@contextmanager
+def recounted(visitor_ids: Iterable[str]):
+    """Around deleting the visits of ``visitor_ids`` (in the caller's transaction): each archived day they fell
+    on is counted again without them, and their ids and addresses leave the archive.
+
+    The day's figures change by what its visits come to after the deletion
+    less what they came to before it, so a day whose oldest visits the purge
+    already deleted keeps the counts of those.
+    """
+    ids = sorted(visitor_ids)
+    days = {
+        as_date(d)
+        for d in db.session.scalars(select(func.date(Visit.time)).where(Visit.visitor_id.in_(ids)).distinct())
+    }
+    archived = sorted(db.session.scalars(select(VisitDay.day).where(VisitDay.day.in_(sorted(days))))) if days else []
+    before = {day: DayFigures.counted(day) for day in archived}
+    yield
+    for day in archived:
+        adjust(day, before[day], DayFigures.counted(day))
+    db.session.execute(delete(VisitDayVisitor).where(VisitDayVisitor.visitor_id.in_(ids)))
+
+
+def adjust(day: date, before: DayFigures, after: DayFigures) -> None:
+    """Change ``day``'s archive by ``after`` less ``before``."""
+    execute = db.session.execute
+    execute(
+        update(VisitDay)
+        .where(VisitDay.day == day)
+        .values(
+            visits=VisitDay.visits + (after.visits - before.visits),
+            blocking=VisitDay.blocking + (after.blocking - before.blocking),
+            cart_adds=VisitDay.cart_adds + (after.cart_adds - before.cart_adds),
+            checkout_views=VisitDay.checkout_views + (after.checkout_views - before.checkout_views),
+            visitors=VisitDay.visitors + (len(after.visitor_ids) - len(before.visitor_ids)),
+            ips=VisitDay.ips + (len(after.ips) - len(before.ips)),
+        )
+    )
+    for model, key, counted, was, now in (
+        (VisitDayPage, VisitDayPage.label, VisitDayPage.views, before.pages, after.pages),
+        (VisitDayDomain, VisitDayDomain.domain, VisitDayDomain.visits, before.domains, after.domains),
+    ):
+        for name in set(was) | set(now):
+            if change := now.get(name, 0) - was.get(name, 0):
+                execute(update(model).where(model.day == day, key == name).values({counted: counted + change}))
+        execute(delete(model).where(model.day == day, counted <= 0))
+    if gone := sorted(before.visitor_ids - after.visitor_ids):
+        execute(delete(VisitDayVisitor).where(VisitDayVisitor.day == day, VisitDayVisitor.visitor_id.in_(gone)))
+    if gone := sorted(before.ips - after.ips):
+        execute(delete(VisitDayAddress).where(VisitDayAddress.day == day, VisitDayAddress.ip.in_(gone)))
+
+
+def forget_identities(cutoff: datetime) -> int:
+    """Delete the archived visitor ids and addresses of every day with a visit before ``cutoff``; how many.
+
+    The counts stay: they name nobody.
+    """
+    deleted = 0
+    for model in (VisitDayVisitor, VisitDayAddress):
+        deleted += db.session.execute(delete(model).where(model.day <= cutoff.date())).rowcount
+    db.session.commit()
+    return deleted
+
+
+def insert_new(model, rows: list[dict]) -> None:
+    """INSERT ``rows``, skipping any whose primary key is already stored."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    db.session.execute(dialect.insert(model).on_conflict_do_nothing(), rows)
+
+
+def shorten_addresses(cutoff: datetime | None) -> int:
+    """Cut every full archived address of a day with a visit before ``cutoff`` (all, if None) to its network.
+
+    Two addresses of one network on one day become one row, as the
+    day's visits then count one network. ``SHORTEN_BATCH`` per transaction;
+    returns how many full addresses were shortened.
+    """
+    conditions = [VisitDayAddress.ip.not_like("%/%")]
+    if cutoff is not None:
+        conditions.append(VisitDayAddress.day <= cutoff.date())
+    changed = 0
+    while True:
+        batch = db.session.execute(
+            select(VisitDayAddress.day, VisitDayAddress.ip)
+            .where(*conditions)
+            .order_by(VisitDayAddress.day, VisitDayAddress.ip)
+            .limit(SHORTEN_BATCH)
+        ).all()
+        if not batch:
+            return changed
+        db.session.execute(
+            delete(VisitDayAddress).where(
+                tuple_(VisitDayAddress.day, VisitDayAddress.ip).in_([tuple(r) for r in batch])
+            )
+        )
+        shortened = {(day, truncated_ip(ip)) for day, ip in batch}
+        insert_new(VisitDayAddress, [{"day": day, "ip": ip} for day, ip in shortened if ip])
+        db.session.commit()
+        changed += len(batch)
+
+
+# --- Reading a period ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeriodFigures:
+    """What the shop's visits of a period come to; ``days`` holds (day, visits, visitor ids, addresses) per day."""
+
+    visits: int
+    visitors: int
+    ips: int
+    blocking: int
+    cart_adds: int
+    checkout_views: int
+    days: list[tuple[str, int, int, int]]
+    domains: list[tuple[str, int]]
+    pages: list[tuple[str, int]]
+
+
+def top(counts: dict[str, int], n: int) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n]
+
+
+def merged(*counts: dict[str, int]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for found in counts:
+        for name, n in found.items():
+            total[name] = total.get(name, 0) + n
+    return total
+
+
+def period_figures(first: date, last: date, top_n: int) -> PeriodFigures:
+    """The figures of the days ``first`` to ``last``: archived days from the archive, the others from their visits."""
+    execute = db.session.execute
+    archived = {row.day: row for row in db.session.scalars(select(VisitDay).where(VisitDay.day.between(first, last)))}
+    live = shop_visits_on(day for day in days_between(first, last) if day not in archived)
+
+    visits, blocking, cart_adds, checkout_views = counted_totals(live)
+    for row in archived.values():
+        visits, blocking = visits + row.visits, blocking + row.blocking
+        cart_adds, checkout_views = cart_adds + row.cart_adds, checkout_views + row.checkout_views
+
+    visitor_ids = union(
+        select(Visit.visitor_id).where(live, Visit.visitor_id.is_not(None)),
+        select(VisitDayVisitor.visitor_id).where(VisitDayVisitor.day.between(first, last)),
+    ).subquery()
+    ips = union(
+        select(Visit.ip).where(live, Visit.ip.is_not(None)),
+        select(VisitDayAddress.ip).where(VisitDayAddress.day.between(first, last)),
+    ).subquery()
+    visitors = execute(select(func.count()).select_from(visitor_ids)).scalar_one()
+    addresses = execute(select(func.count()).select_from(ips)).scalar_one()
+
+    day = func.date(Visit.time)
+    per_day = {
+        as_date(d): (n, v, i)
+        for d, n, v, i in execute(
+            select(day, func.count(), func.count(Visit.visitor_id.distinct()), func.count(Visit.ip.distinct()))
+            .where(live)
+            .group_by(day)
+        ).all()
+    }
+    per_day |= {d: (row.visits, row.visitors, row.ips) for d, row in archived.items()}
+    days = [(d.isoformat(), *per_day.get(d, (0, 0, 0))) for d in days_between(first, last)]
+
+    archived_domains = dict(
+        execute(
+            select(VisitDayDomain.domain, func.sum(VisitDayDomain.visits))
+            .where(VisitDayDomain.day.between(first, last))
+            .group_by(VisitDayDomain.domain)
+        ).all()
+    )
+    archived_pages = dict(
+        execute(
+            select(VisitDayPage.label, func.sum(VisitDayPage.views))
+            .where(VisitDayPage.day.between(first, last))
+            .group_by(VisitDayPage.label)
+        ).all()
+    )
+    return PeriodFigures(
+        visits=visits,
+        visitors=visitors,
+        ips=addresses,
+        blocking=blocking,
+        cart_adds=cart_adds,
+        checkout_views=checkout_views,
+        days=days,
+        domains=top(merged(counted_domains(live), archived_domains), top_n),
+        pages=top(merged(counted_pages(live), archived_pages), top_n),
+    )
