@@ -18,8 +18,9 @@ An archive stays true to the visit log:
   a request that began before midnight) drops that day's archive
   (:func:`drop_days`, called by the visit writer): the day is counted from
   its visits until it is archived again;
-- erasing a visitor recounts the archived days its visits fell on without
-  them and deletes its ids and addresses from the archive (:func:`recounted`);
+- erasing a visitor takes what its visits added out of the archived days
+  they fell on and deletes its ids and addresses from the archive
+  (:func:`recounted`);
 - the purge deletes the ids and addresses of every day it reaches and keeps
   the counts (:func:`forget_identities`), and shortens the archived addresses
   as it shortens the visits' (:func:`shorten_addresses`).
@@ -151,9 +152,9 @@ class DayFigures:
     ips: set[str] = field(default_factory=set)
 
     @classmethod
-    def counted(cls, day: date) -> "DayFigures":
-        """``day``'s figures counted from its visits."""
-        where = shop_visits_on([day])
+    def counted(cls, day: date, *among) -> "DayFigures":
+        """``day``'s figures counted from its visits (those matching ``among``, if given)."""
+        where = and_(shop_visits_on([day]), *among)
         visits, blocking, cart_adds, checkout_views = counted_totals(where)
         return cls(
             visits,
@@ -232,52 +233,59 @@ def archive_finished_days() -> list[date]:
 @contextmanager
 def recounted(visitor_ids: Iterable[str]):
     """Around deleting the visits of ``visitor_ids`` (in the caller's transaction): each archived day they fell
-    on is counted again without them, and their ids and addresses leave the archive.
+    on loses what their visits added to it, and their ids and addresses leave the archive.
 
-    The day's figures change by what its visits come to after the deletion
-    less what they came to before it, so a day whose oldest visits the purge
-    already deleted keeps the counts of those.
+    What their visits added is read from their own visits (through the
+    visitor index, so a busy visitor's erasure does not count whole days),
+    and an address leaves a day unless another of the day's visits still
+    carries it after the deletion.
     """
     ids = sorted(visitor_ids)
-    days = {
-        as_date(d)
-        for d in db.session.scalars(select(func.date(Visit.time)).where(Visit.visitor_id.in_(ids)).distinct())
-    }
+    theirs = Visit.visitor_id.in_(ids)
+    days = {as_date(d) for d in db.session.scalars(select(func.date(Visit.time)).where(theirs).distinct())}
     archived = sorted(db.session.scalars(select(VisitDay.day).where(VisitDay.day.in_(sorted(days))))) if days else []
-    before = {day: DayFigures.counted(day) for day in archived}
+    added = {day: DayFigures.counted(day, theirs) for day in archived}
     yield
     for day in archived:
-        adjust(day, before[day], DayFigures.counted(day))
+        ips = added[day].ips
+        kept = set(
+            db.session.scalars(select(Visit.ip).where(shop_visits_on([day]), Visit.ip.in_(sorted(ips))).distinct())
+        )
+        take_away(day, added[day], ips - kept)
     db.session.execute(delete(VisitDayVisitor).where(VisitDayVisitor.visitor_id.in_(ids)))
 
 
-def adjust(day: date, before: DayFigures, after: DayFigures) -> None:
-    """Change ``day``'s archive by ``after`` less ``before``."""
+def take_away(day: date, added: DayFigures, gone_ips: set[str]) -> None:
+    """Take what some visits ``added`` out of ``day``'s archive; ``gone_ips``: their addresses no visit of the
+    day carries any more."""
     execute = db.session.execute
     execute(
         update(VisitDay)
         .where(VisitDay.day == day)
         .values(
-            visits=VisitDay.visits + (after.visits - before.visits),
-            blocking=VisitDay.blocking + (after.blocking - before.blocking),
-            cart_adds=VisitDay.cart_adds + (after.cart_adds - before.cart_adds),
-            checkout_views=VisitDay.checkout_views + (after.checkout_views - before.checkout_views),
-            visitors=VisitDay.visitors + (len(after.visitor_ids) - len(before.visitor_ids)),
-            ips=VisitDay.ips + (len(after.ips) - len(before.ips)),
+            visits=VisitDay.visits - added.visits,
+            blocking=VisitDay.blocking - added.blocking,
+            cart_adds=VisitDay.cart_adds - added.cart_adds,
+            checkout_views=VisitDay.checkout_views - added.checkout_views,
+            visitors=VisitDay.visitors - len(added.visitor_ids),
+            ips=VisitDay.ips - len(gone_ips),
         )
     )
-    for model, key, counted, was, now in (
-        (VisitDayPage, VisitDayPage.label, VisitDayPage.views, before.pages, after.pages),
-        (VisitDayDomain, VisitDayDomain.domain, VisitDayDomain.visits, before.domains, after.domains),
+    for model, key, counted, their_counts in (
+        (VisitDayPage, VisitDayPage.label, VisitDayPage.views, added.pages),
+        (VisitDayDomain, VisitDayDomain.domain, VisitDayDomain.visits, added.domains),
     ):
-        for name in set(was) | set(now):
-            if change := now.get(name, 0) - was.get(name, 0):
-                execute(update(model).where(model.day == day, key == name).values({counted: counted + change}))
+        for name, n in their_counts.items():
+            execute(update(model).where(model.day == day, key == name).values({counted: counted - n}))
         execute(delete(model).where(model.day == day, counted <= 0))
-    if gone := sorted(before.visitor_ids - after.visitor_ids):
-        execute(delete(VisitDayVisitor).where(VisitDayVisitor.day == day, VisitDayVisitor.visitor_id.in_(gone)))
-    if gone := sorted(before.ips - after.ips):
-        execute(delete(VisitDayAddress).where(VisitDayAddress.day == day, VisitDayAddress.ip.in_(gone)))
+    if added.visitor_ids:
+        execute(
+            delete(VisitDayVisitor).where(
+                VisitDayVisitor.day == day, VisitDayVisitor.visitor_id.in_(sorted(added.visitor_ids))
+            )
+        )
+    if gone_ips:
+        execute(delete(VisitDayAddress).where(VisitDayAddress.day == day, VisitDayAddress.ip.in_(sorted(gone_ips))))
 
 
 def forget_identities(cutoff: datetime) -> int:
