@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, delete, false, func, insert, not_, or_, select, tuple_, union, update
+from sqlalchemy import and_, bindparam, delete, false, func, insert, not_, or_, select, tuple_, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.exceptions import HTTPException
 
@@ -152,9 +152,9 @@ class DayFigures:
     ips: set[str] = field(default_factory=set)
 
     @classmethod
-    def counted(cls, day: date, *among) -> "DayFigures":
-        """``day``'s figures counted from its visits (those matching ``among``, if given)."""
-        where = and_(shop_visits_on([day]), *among)
+    def counted(cls, day: date) -> "DayFigures":
+        """``day``'s figures counted from its visits."""
+        where = shop_visits_on([day])
         visits, blocking, cart_adds, checkout_views = counted_totals(where)
         return cls(
             visits,
@@ -230,62 +230,118 @@ def archive_finished_days() -> list[date]:
     return days
 
 
+def added_by(visitor_ids: list[str]) -> dict[date, DayFigures]:
+    """Per archived day, what the shop visits of ``visitor_ids`` added to its figures.
+
+    Read from their visits alone, grouped by day, through the visitor index:
+    however busy the visitor, no whole day is counted again.
+    """
+    theirs = and_(Visit.visitor_id.in_(visitor_ids), not_(Visit.path.startswith("/admin")))
+    day = func.date(Visit.time)
+    execute = db.session.execute
+    added: dict[date, DayFigures] = {}
+    for d, *totals in execute(
+        select(
+            day, func.count(), count_if(Visit.blocking_signal.is_(True)), count_if(CART_ADD), count_if(CHECKOUT_VIEW)
+        )
+        .where(theirs)
+        .group_by(day)
+    ).all():
+        added[as_date(d)] = DayFigures(*totals)
+    archived = set(db.session.scalars(select(VisitDay.day).where(VisitDay.day.in_(sorted(added))))) if added else set()
+    added = {d: figures for d, figures in added.items() if d in archived}
+    if not added:
+        return added
+    adapter = current_app.url_map.bind("localhost")
+    for d, path, n in execute(
+        select(day, Visit.path, func.count()).where(theirs, SERVED_PAGE).group_by(day, Visit.path)
+    ):
+        if as_date(d) in added and (label := page_label(adapter, path)) is not None:
+            pages = added[as_date(d)].pages
+            pages[label] = pages.get(label, 0) + n
+    for d, domain, n in execute(
+        select(day, Visit.domain, func.count()).where(theirs, CONFIRMED_DOMAIN).group_by(day, Visit.domain)
+    ):
+        if as_date(d) in added:
+            added[as_date(d)].domains[domain] = n
+    for d, visitor_id, ip in execute(select(day, Visit.visitor_id, Visit.ip).where(theirs).distinct()):
+        if as_date(d) in added:
+            added[as_date(d)].visitor_ids.add(visitor_id)
+            if ip is not None:
+                added[as_date(d)].ips.add(ip)
+    return added
+
+
 @contextmanager
 def recounted(visitor_ids: Iterable[str]):
     """Around deleting the visits of ``visitor_ids`` (in the caller's transaction): each archived day they fell
-    on loses what their visits added to it, and their ids and addresses leave the archive.
-
-    What their visits added is read from their own visits (through the
-    visitor index, so a busy visitor's erasure does not count whole days),
-    and an address leaves a day unless another of the day's visits still
-    carries it after the deletion.
+    on loses what their visits added to it (:func:`added_by`), and their ids and addresses leave the archive;
+    an address leaves a day unless another of the day's visits still carries it after the deletion.
     """
     ids = sorted(visitor_ids)
-    theirs = Visit.visitor_id.in_(ids)
-    days = {as_date(d) for d in db.session.scalars(select(func.date(Visit.time)).where(theirs).distinct())}
-    archived = sorted(db.session.scalars(select(VisitDay.day).where(VisitDay.day.in_(sorted(days))))) if days else []
-    added = {day: DayFigures.counted(day, theirs) for day in archived}
+    added = added_by(ids)
     yield
-    for day in archived:
-        ips = added[day].ips
-        kept = set(
-            db.session.scalars(select(Visit.ip).where(shop_visits_on([day]), Visit.ip.in_(sorted(ips))).distinct())
-        )
-        take_away(day, added[day], ips - kept)
+    their_ips = sorted(set().union(*(figures.ips for figures in added.values())))
+    kept: set[tuple[date, str]] = set()
+    if their_ips:
+        day = func.date(Visit.time)
+        shop = not_(Visit.path.startswith("/admin"))
+        found = db.session.execute(select(day, Visit.ip).where(Visit.ip.in_(their_ips), shop).distinct())
+        kept = {(as_date(d), ip) for d, ip in found}
+    gone = {d: {ip for ip in figures.ips if (d, ip) not in kept} for d, figures in added.items()}
+    take_away(added, gone)
     db.session.execute(delete(VisitDayVisitor).where(VisitDayVisitor.visitor_id.in_(ids)))
 
 
-def take_away(day: date, added: DayFigures, gone_ips: set[str]) -> None:
-    """Take what some visits ``added`` out of ``day``'s archive; ``gone_ips``: their addresses no visit of the
-    day carries any more."""
-    execute = db.session.execute
-    execute(
-        update(VisitDay)
-        .where(VisitDay.day == day)
+def take_away(added: dict[date, DayFigures], gone_ips: dict[date, set[str]]) -> None:
+    """Take what some visits ``added`` out of each day's archive; ``gone_ips``: per day, their addresses no
+    visit of the day carries any more. One statement per table, run for every row it changes."""
+    if not added:
+        return
+    conn = db.session.connection()
+    days = VisitDay.__table__
+    conn.execute(
+        update(days)
+        .where(days.c.day == bindparam("d"))
         .values(
-            visits=VisitDay.visits - added.visits,
-            blocking=VisitDay.blocking - added.blocking,
-            cart_adds=VisitDay.cart_adds - added.cart_adds,
-            checkout_views=VisitDay.checkout_views - added.checkout_views,
-            visitors=VisitDay.visitors - len(added.visitor_ids),
-            ips=VisitDay.ips - len(gone_ips),
-        )
+            visits=days.c.visits - bindparam("visits"),
+            blocking=days.c.blocking - bindparam("blocking"),
+            cart_adds=days.c.cart_adds - bindparam("cart_adds"),
+            checkout_views=days.c.checkout_views - bindparam("checkout_views"),
+            visitors=days.c.visitors - bindparam("visitors"),
+            ips=days.c.ips - bindparam("ips"),
+        ),
+        [
+            {
+                "d": d,
+                "visits": f.visits,
+                "blocking": f.blocking,
+                "cart_adds": f.cart_adds,
+                "checkout_views": f.checkout_views,
+                "visitors": len(f.visitor_ids),
+                "ips": len(gone_ips[d]),
+            }
+            for d, f in added.items()
+        ],
     )
-    for model, key, counted, their_counts in (
-        (VisitDayPage, VisitDayPage.label, VisitDayPage.views, added.pages),
-        (VisitDayDomain, VisitDayDomain.domain, VisitDayDomain.visits, added.domains),
+    for table, key, counted, counts_of in (
+        (VisitDayPage.__table__, "label", "views", lambda f: f.pages),
+        (VisitDayDomain.__table__, "domain", "visits", lambda f: f.domains),
     ):
-        for name, n in their_counts.items():
-            execute(update(model).where(model.day == day, key == name).values({counted: counted - n}))
-        execute(delete(model).where(model.day == day, counted <= 0))
-    if added.visitor_ids:
-        execute(
-            delete(VisitDayVisitor).where(
-                VisitDayVisitor.day == day, VisitDayVisitor.visitor_id.in_(sorted(added.visitor_ids))
+        changes = [{"d": d, "k": k, "n": n} for d, f in added.items() for k, n in counts_of(f).items()]
+        if changes:
+            conn.execute(
+                update(table)
+                .where(table.c.day == bindparam("d"), table.c[key] == bindparam("k"))
+                .values({counted: table.c[counted] - bindparam("n")}),
+                changes,
             )
+        conn.execute(delete(table).where(table.c.day.in_(sorted(added)), table.c[counted] <= 0))
+    addresses = VisitDayAddress.__table__
+    if pairs := [{"d": d, "ip": ip} for d, ips in gone_ips.items() for ip in ips]:
+        conn.execute(
+            delete(addresses).where(addresses.c.day == bindparam("d"), addresses.c.ip == bindparam("ip")), pairs
         )
-    if gone_ips:
-        execute(delete(VisitDayAddress).where(VisitDayAddress.day == day, VisitDayAddress.ip.in_(sorted(gone_ips))))
 
 
 def forget_identities(cutoff: datetime) -> int:
