@@ -38,6 +38,7 @@ from .visits import (
     VisitDayDomain,
     VisitDayPage,
     VisitDayVisitor,
+    VisitSpan,
 )
 
 __all__ = [
@@ -75,6 +76,7 @@ __all__ = [
     "VisitDayDomain",
     "VisitDayPage",
     "VisitDayVisitor",
+    "VisitSpan",
     "audit",
     "new_receipt_id",
     "new_unsubscribe_token",

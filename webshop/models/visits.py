@@ -109,7 +109,8 @@ class VisitDayVisitor(db.Model):
     day: Mapped[date] = mapped_column(primary_key=True)
     visitor_id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
-    __table_args__ = (Index("ix_visit_day_visitor_visitor", "visitor_id"),)
+    # Erasure finds a visitor's rows by id; the dashboard asks whether an id was seen on some days.
+    __table_args__ = (Index("ix_visit_day_visitor_visitor", "visitor_id", "day"),)
 
 
 class VisitDayAddress(db.Model):
@@ -119,3 +120,20 @@ class VisitDayAddress(db.Model):
 
     day: Mapped[date] = mapped_column(primary_key=True)
     ip: Mapped[str] = mapped_column(String(45), primary_key=True)
+
+    __table_args__ = (Index("ix_visit_day_address_ip", "ip", "day"),)
+
+
+class VisitSpan(db.Model):
+    """Distinct visitor ids and IP addresses over a run of archived days, counted when they were archived.
+
+    Deleted whenever the archived ids or addresses of any day change, so a
+    span present is always the count of what the archive holds for it.
+    """
+
+    __tablename__ = "visit_span"
+
+    first: Mapped[date] = mapped_column(primary_key=True)
+    last: Mapped[date] = mapped_column(primary_key=True)
+    visitors: Mapped[int]
+    ips: Mapped[int]

@@ -18,7 +18,7 @@ from ..db import db
 from ..models import ConsentDecision, Order, Submission, utcnow
 from ..stats import OptOuts, count_if, opt_outs_by_kind, percent
 from ..submissions import FORM_KINDS
-from ..visits.daily import period_figures
+from ..visits.daily import DEFAULT_DAYS, period_figures
 from .auth import bp
 from .charts import Series, bar_list, column_chart
 
@@ -26,7 +26,6 @@ from .charts import Series, bar_list, column_chart
 # screen: its 13 px labels then show at about 13 px (half-width cards use the default).
 FULL_WIDTH = 1000
 
-DEFAULT_DAYS = 30
 MAX_DAYS = 366
 TOP_N = 10
 

@@ -21,7 +21,7 @@ from ..db import db, utc_text
 from ..models import Submission, Subscription, Visit, utcnow
 from ..private_files import create_output
 from ..shorten import truncated_ip
-from .daily import archive_finished_days, forget_identities, shorten_addresses
+from .daily import archive_finished_days, count_default_span, forget_identities, shorten_addresses
 from .redact import escape_log_item
 from .writer import flush, recover_orphans, spool_dir
 
@@ -94,6 +94,7 @@ def purge_command(older_than):
     when = "at once" if ip_cutoff is None else f"older than {ip_days} days"
     click.echo(f"Shortened {sum(counts.values())} IP addresses kept {when} to /24 (IPv4) and /48 (IPv6) ({detail}).")
     click.echo(f"Shortened {shorten_addresses(ip_cutoff)} IP addresses of those days in the daily figures.")
+    count_default_span()
 
 
 @visits_group.command("archive")
@@ -226,9 +227,7 @@ def visits_in_order(conditions=()):
 
 
 @visits_group.command("export")
-@click.option(
-    "--format", "fmt", type=click.Choice(["combined", "json"]), default="combined", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(["combined", "json"]), default="combined", show_default=True)
 @click.option("--hostnames", is_flag=True, help="Host field: the confirmed domain where known, else the IP.")
 @click.option("--since", type=click.DateTime(DATE_FORMATS), help="First time included (UTC).")
 @click.option("--until", type=click.DateTime(DATE_FORMATS), help="First time no longer included (UTC).")

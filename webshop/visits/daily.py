@@ -37,11 +37,23 @@ from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.exceptions import HTTPException
 
 from ..db import db
-from ..models import Visit, VisitDay, VisitDayAddress, VisitDayDomain, VisitDayPage, VisitDayVisitor, utcnow
+from ..models import (
+    Visit,
+    VisitDay,
+    VisitDayAddress,
+    VisitDayDomain,
+    VisitDayPage,
+    VisitDayVisitor,
+    VisitSpan,
+    utcnow,
+)
 from ..shorten import truncated_ip
 from ..stats import count_if
 
 ARCHIVE_TABLES = (VisitDayPage, VisitDayDomain, VisitDayVisitor, VisitDayAddress, VisitDay)
+# The dashboard's default period, today and the days before it: its finished days' distinct visitor ids
+# and addresses are counted once, when they are archived (a VisitSpan), not at every view.
+DEFAULT_DAYS = 30
 # Archived addresses read and shortened per transaction by the purge.
 SHORTEN_BATCH = 2000
 
@@ -176,6 +188,7 @@ def drop_days(conn, days: Iterable[date]) -> None:
     days = sorted(days)
     for model in ARCHIVE_TABLES:
         conn.execute(delete(model.__table__).where(model.__table__.c.day.in_(days)))
+    conn.execute(delete(VisitSpan.__table__))
 
 
 def finished_days(rows: list[dict]) -> set[date]:
@@ -227,7 +240,23 @@ def archive_finished_days() -> list[date]:
     days = [day for day in days_between(oldest.date(), yesterday) if day not in done]
     for day in days:
         archive_day(day)
+    count_default_span()
     return days
+
+
+def count_default_span() -> None:
+    """Count the distinct visitor ids and addresses of the default period's finished days, if all are archived."""
+    last = utcnow().date() - timedelta(days=1)
+    first = last - timedelta(days=DEFAULT_DAYS - 2)
+    held = db.session.scalar(select(func.count()).select_from(VisitDay).where(VisitDay.day.between(first, last)))
+    if held != DEFAULT_DAYS - 1 or db.session.get(VisitSpan, (first, last)):
+        return
+    visitors, ips = (
+        db.session.scalar(select(func.count(column.distinct())).where(model.day.between(first, last)))
+        for model, column in ((VisitDayVisitor, VisitDayVisitor.visitor_id), (VisitDayAddress, VisitDayAddress.ip))
+    )
+    db.session.add(VisitSpan(first=first, last=last, visitors=visitors, ips=ips))
+    db.session.commit()
 
 
 def added_by(visitor_ids: list[str]) -> dict[date, DayFigures]:
@@ -299,6 +328,7 @@ def take_away(added: dict[date, DayFigures], gone_ips: dict[date, set[str]]) -> 
     if not added:
         return
     conn = db.session.connection()
+    conn.execute(delete(VisitSpan.__table__))
     days = VisitDay.__table__
     conn.execute(
         update(days)
@@ -352,6 +382,8 @@ def forget_identities(cutoff: datetime) -> int:
     deleted = 0
     for model in (VisitDayVisitor, VisitDayAddress):
         deleted += db.session.execute(delete(model).where(model.day <= cutoff.date())).rowcount
+    if deleted:
+        db.session.execute(delete(VisitSpan))
     db.session.commit()
     return deleted
 
@@ -387,6 +419,7 @@ def shorten_addresses(cutoff: datetime | None) -> int:
                 tuple_(VisitDayAddress.day, VisitDayAddress.ip).in_([tuple(r) for r in batch])
             )
         )
+        db.session.execute(delete(VisitSpan))
         shortened = {(day, truncated_ip(ip)) for day, ip in batch}
         insert_new(VisitDayAddress, [{"day": day, "ip": ip} for day, ip in shortened if ip])
         db.session.commit()
@@ -423,6 +456,32 @@ def merged(*counts: dict[str, int]) -> dict[str, int]:
     return total
 
 
+def distinct_counts(first: date, last: date, archived: list[date], live) -> tuple[int, int]:
+    """Distinct visitor ids and addresses of the days ``first`` to ``last``: over the union of the archived days'
+    and the live visits' ones, or, when the archived days are a span counted at archive time, that count and
+    the live ones the span has not seen."""
+    span = None
+    if archived and (archived[-1] - archived[0]).days + 1 == len(archived):
+        span = db.session.get(VisitSpan, (archived[0], archived[-1]))
+    counts = []
+    for model, column, span_count in (
+        (VisitDayVisitor, Visit.visitor_id, span and span.visitors),
+        (VisitDayAddress, Visit.ip, span and span.ips),
+    ):
+        archived_column = getattr(model, column.key)
+        if span is None:
+            either = union(
+                select(column).where(live, column.is_not(None)),
+                select(archived_column).where(model.day.between(first, last)),
+            ).subquery()
+            counts.append(db.session.execute(select(func.count()).select_from(either)).scalar_one())
+            continue
+        seen = select(model.day).where(archived_column == column, model.day.between(span.first, span.last))
+        new = db.session.scalar(select(func.count(column.distinct())).where(live, column.is_not(None), ~seen.exists()))
+        counts.append(span_count + new)
+    return counts[0], counts[1]
+
+
 def period_figures(first: date, last: date, top_n: int) -> PeriodFigures:
     """The figures of the days ``first`` to ``last``: archived days from the archive, the others from their visits."""
     execute = db.session.execute
@@ -434,16 +493,7 @@ def period_figures(first: date, last: date, top_n: int) -> PeriodFigures:
         visits, blocking = visits + row.visits, blocking + row.blocking
         cart_adds, checkout_views = cart_adds + row.cart_adds, checkout_views + row.checkout_views
 
-    visitor_ids = union(
-        select(Visit.visitor_id).where(live, Visit.visitor_id.is_not(None)),
-        select(VisitDayVisitor.visitor_id).where(VisitDayVisitor.day.between(first, last)),
-    ).subquery()
-    ips = union(
-        select(Visit.ip).where(live, Visit.ip.is_not(None)),
-        select(VisitDayAddress.ip).where(VisitDayAddress.day.between(first, last)),
-    ).subquery()
-    visitors = execute(select(func.count()).select_from(visitor_ids)).scalar_one()
-    addresses = execute(select(func.count()).select_from(ips)).scalar_one()
+    visitors, addresses = distinct_counts(first, last, sorted(archived), live)
 
     day = func.date(Visit.time)
     per_day = {

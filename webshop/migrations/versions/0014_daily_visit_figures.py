@@ -1,4 +1,4 @@
-"""daily visit figures: a finished day's totals, pages, domains, visitor ids and addresses, archived
+"""daily visit figures: a finished day's totals, pages, domains, visitor ids and addresses, archived; distinct counts over a span of days
 
 Revision ID: 0014
 Revises: 0013
@@ -46,16 +46,27 @@ def upgrade():
         sa.Column("visitor_id", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("day", "visitor_id"),
     )
-    op.create_index("ix_visit_day_visitor_visitor", "visit_day_visitor", ["visitor_id"])
+    op.create_index("ix_visit_day_visitor_visitor", "visit_day_visitor", ["visitor_id", "day"])
     op.create_table(
         "visit_day_address",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("ip", sa.String(length=45), nullable=False),
         sa.PrimaryKeyConstraint("day", "ip"),
     )
+    op.create_index("ix_visit_day_address_ip", "visit_day_address", ["ip", "day"])
+    op.create_table(
+        "visit_span",
+        sa.Column("first", sa.Date(), nullable=False),
+        sa.Column("last", sa.Date(), nullable=False),
+        sa.Column("visitors", sa.Integer(), nullable=False),
+        sa.Column("ips", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("first", "last"),
+    )
 
 
 def downgrade():
+    op.drop_table("visit_span")
+    op.drop_index("ix_visit_day_address_ip", table_name="visit_day_address")
     op.drop_table("visit_day_address")
     op.drop_index("ix_visit_day_visitor_visitor", table_name="visit_day_visitor")
     op.drop_table("visit_day_visitor")
