@@ -6,10 +6,12 @@ are written in bulk: ``executemany`` in large batches on SQLite, ``COPY`` on
 PostgreSQL (psycopg 3). The spread is meant to look like a shop's:
 
 - visits over the last ``--days`` days, from many visitor ids (about one per
-  20 visits, a few browsers far busier than most), a pool of IP addresses
-  with confirmed and unconfirmed host names, 5 % with a blocking signal (no
-  IP, domain or visitor id), staff pages, the chat's polling, cart adds,
-  checkouts and the odd 404;
+  20 visits, a few browsers far busier than most) in sessions of about
+  :data:`SESSION_PAGES` pages in a row, each session from one of its
+  browser's one to three addresses of a pool (one address per 50 visits, so
+  several browsers share one) with confirmed and unconfirmed host names, 5 %
+  with a blocking signal (no IP, domain or visitor id), staff pages, the
+  chat's polling, cart adds, checkouts and the odd 404;
 - one browser, :data:`FIFTY_VISITS_ID`, with exactly 50 visits and two
   submissions, for "your data" and the visitor profile;
 - submissions of every form kind with the fields each form stores, linked
@@ -17,6 +19,11 @@ PostgreSQL (psycopg 3). The spread is meant to look like a shop's:
 
     .venv/bin/python bench/load_data.py sqlite:////tmp/big.sqlite3 --instance /tmp/big-instance
     .venv/bin/python bench/load_data.py postgresql+psycopg://postgres@127.0.0.1:5432/big --visits 10000
+
+Once loaded, every finished day is archived into the dashboard's daily
+figures with ``flask visits archive``, as an operator's nightly job (the
+purge, or the archive command alone) leaves a shop's database; today stays
+in the visits only. ``--no-archive`` leaves the archive empty.
 
 The apps that serve the database must use the instance folder it was built
 with (``--instance``): the database records the fingerprints of the keys
@@ -43,11 +50,15 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from tests.support.apps import build_schema  # noqa: E402
+from tests.support.apps import TEST_KEY, build_schema  # noqa: E402
+from webshop import create_app  # noqa: E402
+from webshop.db import db  # noqa: E402
 
 FIFTY_VISITS_ID = "bench-browser-with-fifty-visits"
 FIFTY_VISITS_IP = "198.51.100.50"
 BATCH = 50_000
+# Pages a browser views in one session, on average: its visits come in runs, not one a day.
+SESSION_PAGES = 5
 VISIT_COLUMNS = (
     "uid", "time", "ip", "domain", "domain_confirmed", "method", "path", "query", "protocol", "status",
     "response_bytes", "response_ms", "user_agent", "referrer", "visitor_id", "blocking_signal",
@@ -97,6 +108,8 @@ class Spread:
         # Some browsers are far busier than others: a visitor's weight follows a Pareto law.
         self.visitor_weights = [self.random.paretovariate(1.5) for _ in self.visitors]
         self.ips = [self._address() for _ in range(max(visits // 50, 20))]
+        # A browser comes from a few addresses (home, work, phone), each shared with a few other browsers.
+        self.visitor_ips = {v: self.random.sample(self.ips, self.random.randint(1, 3)) for v in self.visitors}
         self.domains = {ip: (f"host-{n}.{self.random.choice(('example.net', 'example.org', 'isp.test'))}",
                              self.random.random() < 0.7)
                         for n, ip in enumerate(self.ips) if self.random.random() < 0.4}
@@ -125,10 +138,15 @@ class Spread:
     def visit_rows(self, count: int):
         """``count`` visit rows as tuples in :data:`VISIT_COLUMNS` order, oldest first."""
         r = self.random
-        visitors = r.choices(self.visitors, weights=self.visitor_weights, k=count)
-        ips = r.choices(self.ips, k=count)
+        visitors = iter(r.choices(self.visitors, weights=self.visitor_weights, k=count))
         pages = r.choices(self.pages, k=count)
-        for n, (visitor, ip, (method, path, status)) in enumerate(zip(visitors, ips, pages, strict=True)):
+        left = 0
+        for n, (method, path, status) in enumerate(pages):
+            if not left:  # a new session: a browser, one of its addresses, and how many pages it views
+                visitor = next(visitors)
+                ip = r.choice(self.visitor_ips[visitor])
+                left = 1 + int(r.expovariate(1 / (SESSION_PAGES - 1)))
+            left -= 1
             blocking = r.random() < 0.05
             domain, confirmed = self.domains.get(ip, (None, False))
             yield (
@@ -266,9 +284,22 @@ def catalogue_slugs(uri: str) -> tuple[list[str], list[str]]:
     return list(products), list(categories)
 
 
+def archive(uri: str, instance: Path) -> str:
+    """Archive every finished day as the nightly job does: ``flask visits archive``; what it said."""
+    app = create_app({"SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": uri, "RDNS_ENABLED": False,
+                      "VISITS_ENABLED": False, "LOG_LEVEL": "WARNING"}, instance_path=str(instance))
+    result = app.test_cli_runner().invoke(args=["visits", "archive"])
+    with app.app_context():
+        db.engine.dispose()
+    if result.exit_code != 0:
+        raise RuntimeError(f"flask visits archive failed: {result.output}")
+    return result.output.strip()
+
+
 def load(uri: str, instance: Path, visits: int = 1_000_000, submissions: int = 100_000, *, days: int = 90,
-         seed: int = 1) -> Loaded:
-    """Build the schema at ``uri`` (an empty database) and fill it; what was loaded and how long it took.
+         seed: int = 1, archived: bool = True) -> Loaded:
+    """Build the schema at ``uri`` (an empty database), fill it and, if ``archived``, archive its finished days;
+    what was loaded and how long it took (the archive included).
 
     ``instance`` is the instance folder of the app that builds it: the apps that serve the database later
     use the same one, since the database records the fingerprints of the keys generated there.
@@ -281,6 +312,10 @@ def load(uri: str, instance: Path, visits: int = 1_000_000, submissions: int = 1
         insert_sqlite(uri.removeprefix("sqlite:///"), spread, visits, submissions)
     else:
         insert_postgresql(uri, spread, visits, submissions)
+    if archived:
+        archive_started = time.monotonic()
+        said = archive(uri, instance)
+        print(f"{said} ({time.monotonic() - archive_started:.1f} s)", flush=True)
     return Loaded(uri, max(visits, 50), max(submissions, 2), time.monotonic() - started)
 
 
@@ -291,6 +326,7 @@ def main():
     parser.add_argument("--submissions", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=90, help="the visits spread over this many days (default 90)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-archive", action="store_true", help="leave the dashboard's daily figures empty")
     parser.add_argument(
         "--instance", type=Path, default=None,
         help="the instance folder of the apps that will serve it (default: a new temporary folder, printed)",
@@ -299,7 +335,8 @@ def main():
     if args.uri.startswith("sqlite:///") and Path(args.uri.removeprefix("sqlite:///")).exists():
         sys.exit(f"{args.uri} exists: give a new file")
     instance = args.instance or Path(tempfile.mkdtemp(prefix="webshop-load-"))
-    loaded = load(args.uri, instance, args.visits, args.submissions, days=args.days, seed=args.seed)
+    loaded = load(args.uri, instance, args.visits, args.submissions, days=args.days, seed=args.seed,
+                  archived=not args.no_archive)
     print(f"instance folder: {instance}")
     print(f"{loaded.visits:,} visits and {loaded.submissions:,} submissions in {loaded.seconds:.1f} s; "
           f"the browser with 50 visits: {loaded.fifty_visits_id}")

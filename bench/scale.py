@@ -1,8 +1,10 @@
 """How cost grows with the data: the same measurements on a small and a large database, side by side.
 
 One run builds two SQLite databases with bench/load_data.py, 10,000 and
-1,000,000 visit rows (1,000 and 100,000 submissions, in proportion), and
-prints for each measurement the figure at both sizes and their ratio
+1,000,000 visit rows (1,000 and 100,000 submissions, in proportion), each
+with its finished days archived by ``flask visits archive`` as an operator's
+nightly job leaves them (the dashboard reads those from the daily figures and
+today from the visits), and prints for each measurement the figure at both sizes and their ratio
 against the goal:
 
 - ``pages``: in-process through the Flask test client, the median time of

@@ -21,7 +21,8 @@ def staff_names(app) -> list[str]:
         ["staff"], ["staff", "create"], ["staff", "list"], ["staff", "reset-password"], ["staff", "remove"],
         ["share"], ["share", "recipients"], ["share", "recipients", "add"], ["share", "recipients", "list"],
         ["share", "recipients", "remove"], ["share", "export"],
-        ["visits"], ["visits", "export"], ["visits", "purge"], ["visits", "report"], ["backup"], ["init-db"],
+        ["visits"], ["visits", "export"], ["visits", "purge"], ["visits", "archive"], ["visits", "report"], ["backup"],
+        ["init-db"],
     ],
     ids=" ".join,
 )

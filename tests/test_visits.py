@@ -250,7 +250,7 @@ def test_purge_of_more_visits_than_one_batch_deletes_them_all_a_batch_per_transa
         engine = db.engine
 
     def count_deletes(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("DELETE FROM VISIT"):
+        if statement.lstrip().upper().startswith("DELETE FROM VISIT "):  # not the daily figures
             pending.append(cursor.rowcount)
 
     def on_commit(conn):

@@ -1,8 +1,8 @@
 """Every table the shop keeps, one module per area.
 
 ``catalogue`` (products), ``consent`` (the consent log), ``submissions`` (the personal-information forms,
-what each keeps, and their tallies per form), ``orders``, ``audit``, ``visits`` (the visit log and retired
-visitor ids), ``access`` ("your data" links), ``sharing`` (recipients and the
+what each keeps, and their tallies per form), ``orders``, ``audit``, ``visits`` (the visit log, retired
+visitor ids and the daily archive of its figures), ``access`` ("your data" links), ``sharing`` (recipients and the
 export ledger), ``staff`` and ``keys`` (the signing keys every host must share). Import models from here.
 """
 
@@ -26,7 +26,21 @@ from .submissions import (
     new_receipt_id,
     new_unsubscribe_token,
 )
-from .visits import DOMAIN_MAX, PATH_MAX, QUERY_MAX, REFERRER_MAX, USER_AGENT_MAX, RetiredVisitor, Visit
+from .visits import (
+    DOMAIN_MAX,
+    PATH_MAX,
+    QUERY_MAX,
+    REFERRER_MAX,
+    USER_AGENT_MAX,
+    RetiredVisitor,
+    Visit,
+    VisitDay,
+    VisitDayAddress,
+    VisitDayDomain,
+    VisitDayPage,
+    VisitDayVisitor,
+    VisitSpan,
+)
 
 __all__ = [
     "DOMAIN_MAX",
@@ -59,6 +73,12 @@ __all__ = [
     "SubmissionTally",
     "Subscription",
     "Visit",
+    "VisitDay",
+    "VisitDayAddress",
+    "VisitDayDomain",
+    "VisitDayPage",
+    "VisitDayVisitor",
+    "VisitSpan",
     "audit",
     "new_receipt_id",
     "new_unsubscribe_token",

@@ -1,6 +1,6 @@
-"""The visit log, one row per page request, and the visitor ids whose visits were erased."""
+"""The visit log, one row per page request, the visitor ids whose visits were erased, and the daily archive."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, Float, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -62,3 +62,82 @@ class RetiredVisitor(db.Model):
 
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     retired_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VisitDay(db.Model):
+    """The shop's visit figures of one finished UTC day, archived from its visits (see webshop/visits/daily.py).
+
+    ``visitors`` and ``ips`` are the day's distinct visitor ids and IP
+    addresses, as numbers; the ids and addresses themselves, needed to count
+    them over several days, are in :class:`VisitDayVisitor` and
+    :class:`VisitDayAddress` until the purge reaches the day.
+    """
+
+    __tablename__ = "visit_day"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    visits: Mapped[int]
+    blocking: Mapped[int]
+    cart_adds: Mapped[int]
+    checkout_views: Mapped[int]
+    visitors: Mapped[int]
+    ips: Mapped[int]
+    archived_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VisitDayPage(db.Model):
+    """How often a served page was viewed on an archived day, by the name "top pages" gives it."""
+
+    __tablename__ = "visit_day_page"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(PATH_MAX), primary_key=True)
+    views: Mapped[int]
+
+
+class VisitDayDomain(db.Model):
+    """How many visits of an archived day came from a confirmed domain."""
+
+    __tablename__ = "visit_day_domain"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    domain: Mapped[str] = mapped_column(String(DOMAIN_MAX), primary_key=True)
+    visits: Mapped[int]
+
+
+class VisitDayVisitor(db.Model):
+    """A visitor id seen on an archived day: personal data, erased with the visitor and purged with its visits."""
+
+    __tablename__ = "visit_day_visitor"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    visitor_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    # Erasure finds a visitor's rows by id; the dashboard asks whether an id was seen on some days.
+    __table_args__ = (Index("ix_visit_day_visitor_visitor", "visitor_id", "day"),)
+
+
+class VisitDayAddress(db.Model):
+    """An IP address seen on an archived day: personal data, shortened, erased and purged as the visits are."""
+
+    __tablename__ = "visit_day_address"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    ip: Mapped[str] = mapped_column(String(45), primary_key=True)
+
+    __table_args__ = (Index("ix_visit_day_address_ip", "ip", "day"),)
+
+
+class VisitSpan(db.Model):
+    """Distinct visitor ids and IP addresses over a run of archived days, counted when they were archived.
+
+    Deleted whenever the archived ids or addresses of any day change, so a
+    span present is always the count of what the archive holds for it.
+    """
+
+    __tablename__ = "visit_span"
+
+    first: Mapped[date] = mapped_column(primary_key=True)
+    last: Mapped[date] = mapped_column(primary_key=True)
+    visitors: Mapped[int]
+    ips: Mapped[int]

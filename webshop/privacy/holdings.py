@@ -40,6 +40,7 @@ from ..rules import marketable_submissions, shareable_submissions
 from ..stats import lock_tallies
 from ..submissions import FORM_KINDS, FormKind, receipt_data
 from ..visits import flush as flush_visits
+from ..visits.daily import recounted
 from ..visits.retired import registry as retired_visitors
 from ..visits.retired import retire, scrub_spools, spool_lock
 
@@ -494,7 +495,9 @@ def erase(email: str) -> Erased:
     posts say they were deleted by their author. The subscription,
     preferences, access links, product registrations and the visits linked
     through the submissions' visitor ids are deleted, and so are copies of
-    mail to the address kept in the outbox.
+    mail to the address kept in the outbox. The daily figures of the days
+    those visits fell on are counted again without them, and the archive
+    keeps neither the visitor ids nor their addresses.
 
     Those visitor ids are retired, and their visits are blanked in every
     worker's spool file while the spools' erasure lock is held, so no
@@ -581,9 +584,10 @@ def _erase_rows(email: str | None, submissions: list[Submission], result: Erased
             delete(AccessLink).where(or_(AccessLink.email == email, AccessLink.new_email == email))
         ).rowcount
     if result.visitor_ids:
-        result.visits = db.session.execute(
-            delete(Visit).where(Visit.visitor_id.in_(sorted(result.visitor_ids)))
-        ).rowcount
+        with recounted(result.visitor_ids):  # their visits leave the daily figures, their ids and addresses too
+            result.visits = db.session.execute(
+                delete(Visit).where(Visit.visitor_id.in_(sorted(result.visitor_ids)))
+            ).rowcount
         result.decisions = db.session.execute(
             delete(ConsentDecision).where(ConsentDecision.visitor_id.in_(sorted(result.visitor_ids)))
         ).rowcount

@@ -63,7 +63,8 @@ PRACTICES: dict[str, Practice] = {
                 "Reverse DNS off the request path, kept as confirmed only when the forward lookup matches",
                 "Visit log export in Apache combined format (flask visits export)",
                 "Full IP addresses kept IP_RETENTION_DAYS, then cut to their network (IPv4 /24, IPv6 /48) "
-                "by flask visits purge in visits, submissions and newsletter confirmations; with 0, stored cut "
+                "by flask visits purge in visits, submissions, newsletter confirmations and the dashboard's daily "
+                "figures; with 0, stored cut "
                 "from the start; exports write addresses past the period cut even before the purge runs",
             ),
             routes=("/privacy", "/my-data"),
@@ -75,6 +76,7 @@ PRACTICES: dict[str, Practice] = {
                 *refs("webshop/privacy/evidence.py", "this_request", "recent_visits"),
                 *refs("webshop/shorten.py", "truncated_ip", "stored_ip"),
                 *refs("webshop/visits/cli.py", "purge_command", "truncate_addresses", "exported_ip"),
+                *refs("webshop/visits/daily.py", "forget_identities", "shorten_addresses"),
                 *refs("webshop/policy_text.py", "ip_retention_text"),
             ),
             tests=(
@@ -90,6 +92,9 @@ PRACTICES: dict[str, Practice] = {
                 f"{MINIMISATION}::test_with_zero_days_the_domain_is_still_looked_up_by_the_full_address",
                 f"{MINIMISATION}::test_visit_export_writes_addresses_past_the_retention_period_shortened_before_any_purge",
                 f"{MINIMISATION}::test_goaccess_reads_every_shortened_host_field",
+                "tests/test_daily_figures.py::test_the_purge_shortens_archived_addresses_as_it_shortens_the_visits",
+                "tests/test_daily_figures.py::"
+                "test_the_purge_keeps_the_daily_counts_and_no_visitor_id_or_address_of_the_days_it_reached",
                 f"{MINIMISATION}::test_policy_states_the_configured_ip_retention",
                 TOUR,
             ),
@@ -180,6 +185,7 @@ PRACTICES: dict[str, Practice] = {
             routes=("/", "/admin/", "/admin/notices"),
             code=(
                 *refs("webshop/staff/dashboard.py", "visit_figures", "opt_out_rates"),
+                *refs("webshop/visits/daily.py", "period_figures", "archive_day"),
                 *refs("webshop/stats.py", "opt_outs_by_kind"),
                 *refs("webshop/popular.py", "rank_products", "popular_now"),
                 *refs("webshop/rules.py", "notice_audience", "mail_audience", "chose_topic"),
@@ -189,6 +195,7 @@ PRACTICES: dict[str, Practice] = {
             ),
             tests=(
                 "tests/test_staff_dashboard.py::test_dashboard_numbers_match_the_hand_count",
+                "tests/test_daily_figures.py::test_archived_days_show_the_same_figures_as_their_visits",
                 "tests/test_staff_dashboard.py::test_popular_shelf_ranks_recent_product_visits_without_blocking_ones",
                 "tests/test_staff_notices.py::TestThroughSMTP::test_notice_reaches_exactly_the_allowed_subscribers_once",
                 "tests/test_newsletter_preferences.py::TestNotices::"
@@ -311,6 +318,7 @@ PRACTICES: dict[str, Practice] = {
                     "browser_download",
                 ),
                 *refs("webshop/privacy/holdings.py", "everything_under", "export", "erase", "forget_browser"),
+                *refs("webshop/visits/daily.py", "recounted"),
                 *refs("webshop/links.py", "load", "use", "current_grant"),
             ),
             tests=(
@@ -322,6 +330,8 @@ PRACTICES: dict[str, Practice] = {
                 "tests/test_my_data.py::test_download_is_one_json_document_with_everything_and_the_receipts",
                 "tests/test_my_data.py::test_erasure_removes_everything_under_the_address_and_keeps_orders_anonymised",
                 "tests/test_erasure_server.py::test_after_erasure_no_file_under_instance_holds_the_person",
+                "tests/test_daily_figures.py::"
+                "test_an_erased_visitor_leaves_every_figure_of_archived_days_and_every_archive_table",
                 "tests/browser/test_my_data_flow.py::test_from_forms_to_the_mailed_link_to_download_and_erasure",
                 f"{EVIDENCE}::test_access_clause_links_to_your_data_and_the_page_to_the_tour",
                 f"{CHOICE}::test_forgetting_needs_the_confirmation_and_erases_only_this_browser",

@@ -3,20 +3,22 @@
 Staff pages (paths under ``/admin``) are left out of the visit figures so
 the charts describe the shop, not its staff. "Top pages" counts only pages
 that were served (status 200) and names each by its route, never by text a
-visitor typed into the address: see :func:`page_label`.
+visitor typed into the address: see :func:`webshop.visits.daily.page_label`.
+Finished days are read from the daily archive, today and any day not
+archived from the visits (:mod:`webshop.visits.daily`).
 """
 
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 
-from flask import current_app, render_template, request
-from sqlalchemy import and_, func, not_
-from werkzeug.exceptions import HTTPException
+from flask import render_template, request
+from sqlalchemy import func
 
 from ..db import db
-from ..models import ConsentDecision, Order, Submission, Visit, utcnow
+from ..models import ConsentDecision, Order, Submission, utcnow
 from ..stats import OptOuts, count_if, opt_outs_by_kind, percent
 from ..submissions import FORM_KINDS
+from ..visits.daily import DEFAULT_DAYS, period_figures
 from .auth import bp
 from .charts import Series, bar_list, column_chart
 
@@ -24,7 +26,6 @@ from .charts import Series, bar_list, column_chart
 # screen: its 13 px labels then show at about 13 px (half-width cards use the default).
 FULL_WIDTH = 1000
 
-DEFAULT_DAYS = 30
 MAX_DAYS = 366
 TOP_N = 10
 
@@ -82,114 +83,31 @@ def parse_period(args) -> tuple[Period, str | None]:
     return Period(start, end), None
 
 
-# Requests the shop's own scripts make in the background (the chat polls
-# every two seconds): recorded like every request, but not page views.
-BACKGROUND_FEEDS = ("/chat/messages",)
-
-
-# Pages whose variable part names something the shop has: answered with 200,
-# the path names a real product, category or file and is shown as it is.
-NAMED_PAGES = frozenset({"shop.product", "shop.category", "static"})
-
-
-def page_label(adapter, path: str) -> str | None:
-    """What "top pages" calls ``path``: the path, its route's rule, or None when no route serves it as it is.
-
-    A route with a free variable part (a token, an order number) is shown as
-    its rule, ``/newsletter/confirm/<token>``, so that whatever a visitor put
-    in the address never reaches the staff's screen.
-    """
-    try:
-        rule, _ = adapter.match(path, method="GET", return_rule=True)
-    except HTTPException:  # no such page, or only a redirect to one (a 308 for "//" or a missing slash)
-        return None
-    if not rule.arguments or rule.endpoint in NAMED_PAGES:
-        return path
-    return rule.rule
-
-
-def top_pages(where) -> list[tuple[str, int]]:
-    """The most viewed served pages, counted per :func:`page_label`."""
-    served = db.session.execute(
-        db.select(Visit.path, func.count())
-        .where(where, Visit.method == "GET", Visit.status == 200, Visit.path.not_in(BACKGROUND_FEEDS))
-        .group_by(Visit.path)
-    ).all()
-    adapter = current_app.url_map.bind("localhost")
-    counts: dict[str, int] = {}
-    for path, n in served:
-        label = page_label(adapter, path)
-        if label is not None:
-            counts[label] = counts.get(label, 0) + n
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_N]
-
-
-def shop_visits(period: Period):
-    """The conditions for visits to the shop in ``period``."""
-    return and_(
-        Visit.time >= period.start_at,
-        Visit.time < period.end_before,
-        not_(Visit.path.startswith("/admin")),
-    )
-
-
 def day_key(value) -> str:
     """SQLite answers date() with a string, PostgreSQL with a date."""
     return str(value)[:10]
 
 
 def visit_figures(period: Period) -> dict:
-    where = shop_visits(period)
-    execute = db.session.execute
-    total, visitors, ips, blocking = execute(
-        db.select(
-            func.count(),
-            func.count(Visit.visitor_id.distinct()),
-            func.count(Visit.ip.distinct()),
-            count_if(Visit.blocking_signal.is_(True)),
-        ).where(where)
-    ).one()
-    day = func.date(Visit.time)
-    per_day = {
-        day_key(d): (n, v, i)
-        for d, n, v, i in execute(
-            db.select(day, func.count(), func.count(Visit.visitor_id.distinct()), func.count(Visit.ip.distinct()))
-            .where(where)
-            .group_by(day)
-        ).all()
-    }
-    days = [(d.isoformat(), *per_day.get(d.isoformat(), (0, 0, 0))) for d in period.days()]
-    domains = execute(
-        db.select(Visit.domain, func.count().label("n"))
-        .where(where, Visit.domain_confirmed.is_(True), Visit.domain.is_not(None))
-        .group_by(Visit.domain)
-        .order_by(func.count().desc(), Visit.domain)
-        .limit(TOP_N)
-    ).all()
-    pages = top_pages(where)
-    cart_adds, checkout_views = execute(
-        db.select(
-            count_if(and_(Visit.method == "POST", Visit.path == "/cart/add", Visit.status < 400)),
-            count_if(and_(Visit.method == "GET", Visit.path == "/checkout", Visit.status == 200)),
-        ).where(where)
-    ).one()
-    orders = execute(
+    """The period's visit figures: archived days from the daily archive, the rest from the visits (see daily.py)."""
+    found = period_figures(period.start, period.end, TOP_N)
+    orders = db.session.execute(
         db.select(func.count())
         .select_from(Order)
         .where(Order.created_at >= period.start_at, Order.created_at < period.end_before)
     ).scalar_one()
     return {
-        "total": total,
-        "visitors": visitors,
-        "ips": ips,
-        "blocking": blocking,
-        "blocking_percent": percent(blocking, total),
-        "days": days,
-        "domains": [(d, n) for d, n in domains],
-        "pages": [(p, n) for p, n in pages],
+        "total": found.visits,
+        "visitors": found.visitors,
+        "ips": found.ips,
+        "blocking": found.blocking,
+        "blocking_percent": percent(found.blocking, found.visits),
+        "days": found.days,
+        "domains": found.domains,
+        "pages": found.pages,
         "funnel": [
-            ("Added to cart", cart_adds),
-            ("Opened checkout", checkout_views),
+            ("Added to cart", found.cart_adds),
+            ("Opened checkout", found.checkout_views),
             ("Placed an order", orders),
         ],
     }

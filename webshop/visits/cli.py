@@ -1,4 +1,4 @@
-"""``flask visits purge`` and ``flask visits export``."""
+"""``flask visits purge``, ``archive``, ``export`` and ``report``."""
 
 import json
 import os
@@ -22,6 +22,7 @@ from ..db import db, utc_text
 from ..models import Submission, Subscription, Visit, utcnow
 from ..private_files import create_output
 from ..shorten import truncated_ip
+from .daily import archive_finished_days, count_default_span, forget_identities, shorten_addresses
 from .redact import escape_log_item
 from .writer import flush, recover_orphans, spool_dir
 
@@ -53,7 +54,7 @@ ADDRESS_COLUMNS = (
 
 @click.group("visits")
 def visits_group():
-    """The visit log: purge old rows, export as an Apache log or JSON lines."""
+    """The visit log: purge old rows, archive the daily figures, export as an Apache log or JSON lines."""
 
 
 def store_spooled_visits():
@@ -74,21 +75,49 @@ def store_spooled_visits():
 def purge_command(older_than):
     """Delete visits older than the retention period; shorten IP addresses older than IP_RETENTION_DAYS.
 
-    Shortening cuts an address to its network (IPv4 /24, IPv6 /48) in
-    visits, submissions and newsletter confirmations. Running it again
-    changes nothing more.
+    First every finished day not yet archived is counted into the daily
+    figures (as ``visits archive`` does), so the dashboard's counts outlive
+    the visits; the visitor ids and addresses kept there for the days the
+    purge reaches are deleted with the visits. Shortening cuts an address
+    to its network (IPv4 /24, IPv6 /48) in visits, submissions, newsletter
+    confirmations and the daily figures. Running it again changes nothing
+    more.
     """
     days = current_app.config["VISIT_RETENTION_DAYS"] if older_than is None else older_than
     store_spooled_visits()
+    report_archived(archive_finished_days())  # the daily figures outlive the visits
     cutoff = utcnow() - timedelta(days=days)
     deleted = delete_visits_before(cutoff)
     click.echo(f"Deleted {deleted} visits older than {days} days (before {cutoff:%Y-%m-%d %H:%M} UTC).")
+    forgotten = forget_identities(cutoff)
+    click.echo(f"Deleted {forgotten} visitor ids and IP addresses of those days from the daily figures.")
     ip_days = current_app.config["IP_RETENTION_DAYS"]
     ip_cutoff = full_ip_cutoff()
     counts = {name: truncate_addresses(model, column, time, ip_cutoff) for name, model, column, time in ADDRESS_COLUMNS}
     detail = ", ".join(f"{name}: {count}" for name, count in counts.items())
     when = "at once" if ip_cutoff is None else f"older than {ip_days} days"
     click.echo(f"Shortened {sum(counts.values())} IP addresses kept {when} to /24 (IPv4) and /48 (IPv6) ({detail}).")
+    click.echo(f"Shortened {shorten_addresses(ip_cutoff)} IP addresses of those days in the daily figures.")
+    count_default_span()
+
+
+@visits_group.command("archive")
+@with_appcontext
+def archive_command():
+    """Count every finished day not yet archived into the daily figures the staff dashboard reads.
+
+    A day already archived is left as it is, unless a visit was stored for it
+    since (then it is counted again). The purge runs this first.
+    """
+    store_spooled_visits()
+    report_archived(archive_finished_days())
+
+
+def report_archived(days: list) -> None:
+    if days:
+        click.echo(f"Archived the figures of {len(days)} finished days ({days[0]} to {days[-1]}).")
+    else:
+        click.echo("Every finished day was archived already.")
 
 
 def pause(seconds: float) -> None:
@@ -215,9 +244,7 @@ def visits_in_order(conditions=()):
 
 
 @visits_group.command("export")
-@click.option(
-    "--format", "fmt", type=click.Choice(["combined", "json"]), default="combined", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(["combined", "json"]), default="combined", show_default=True)
 @click.option("--hostnames", is_flag=True, help="Host field: the confirmed domain where known, else the IP.")
 @click.option("--since", type=click.DateTime(DATE_FORMATS), help="First time included (UTC).")
 @click.option("--until", type=click.DateTime(DATE_FORMATS), help="First time no longer included (UTC).")

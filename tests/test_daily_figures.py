@@ -1,0 +1,271 @@
+"""The dashboard's daily figures: archived days show what their visits showed, and stay true to the visit log
+when a visit arrives late, a visitor is erased, the purge runs or a day is archived again."""
+
+import re
+import uuid
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select
+
+from tests.support.pages import element_text
+from tests.support.staff import signed_in, submission, visit
+from webshop.db import db
+from webshop.models import (
+    Visit,
+    VisitDay,
+    VisitDayAddress,
+    VisitDayDomain,
+    VisitDayPage,
+    VisitDayVisitor,
+    VisitSpan,
+    utcnow,
+)
+from webshop.privacy.holdings import erase, forget_browser
+from webshop.visits.daily import ARCHIVE_TABLES, archive_day
+from webshop.visits.writer import store_rows
+
+A, B, C, D = "192.0.2.10", "198.51.100.20", "203.0.113.30", "203.0.113.77"
+GONE, KEPT, OTHER = "visitor-to-be-erased", "visitor-who-stays", "visitor-now-and-then"
+GONE_EMAIL = "gone@example.org"
+FIGURES = ("total-visits", "total-visitors", "total-ips", "total-blocking")
+TABLES = ("table-days", "table-domains", "table-pages", "table-funnel")
+
+
+@pytest.fixture
+def app_config():
+    return {"VISITS_ENABLED": False}
+
+
+def day(days_ago: int, hour: int = 12) -> datetime:
+    return datetime.combine(utcnow().date() - timedelta(days=days_ago), time(hour))
+
+
+def rows(html: str, table_id: str) -> list[list[str]]:
+    table = re.search(rf'<table[^>]*id="{table_id}".*?<tbody>(.*?)</tbody>', html, re.S).group(1)
+    return [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)
+    ]
+
+
+def dashboard(client) -> dict:
+    """Every visit figure the dashboard shows for the default 30 days."""
+    html = client.get("/admin/").get_data(as_text=True)
+    return {**{key: element_text(html, key) for key in FIGURES}, **{key: rows(html, key) for key in TABLES}}
+
+
+def per_day(figures: dict) -> dict[str, list[str]]:
+    return {r[0]: r[1:] for r in figures["table-days"]}
+
+
+def archived_days(app) -> list:
+    with app.app_context():
+        return list(db.session.scalars(select(VisitDay.day).order_by(VisitDay.day)))
+
+
+def archive_rows(app) -> dict[str, list[tuple]]:
+    """Every row of every archive table, without the time it was written."""
+    with app.app_context():
+        found = {}
+        for model in ARCHIVE_TABLES:
+            columns = [c for c in model.__table__.columns if c.name != "archived_at"]
+            found[model.__tablename__] = sorted(db.session.execute(select(*columns)).all())
+        return found
+
+
+def archive(runner) -> str:
+    result = runner.invoke(args=["visits", "archive"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def drop_archive(app) -> None:
+    """Forget every archived figure: the dashboard then counts every day from its visits."""
+    with app.app_context():
+        for model in ARCHIVE_TABLES:
+            db.session.execute(delete(model))
+        db.session.commit()
+
+
+@pytest.fixture
+def several_days(app):
+    """Shop visits over five past days and today, from visitors and addresses that come back on several days."""
+    gone = {"visitor": GONE, "ip": D, "domain": "gone.example.net", "confirmed": True}
+    kept = {"visitor": KEPT, "ip": A, "domain": "kept.example.net", "confirmed": True}
+    with app.app_context():
+        db.session.add_all(
+            [
+                visit(day(5), "/", **kept),
+                visit(day(5), "/product/hush-anc", **kept),
+                visit(day(5), "/cart/add", method="POST", status=303, **kept),
+                visit(day(5), "/", ip=B, visitor=OTHER),
+                visit(day(5), "/", blocking=True),
+                visit(day(4), "/", ip=B, visitor=OTHER, domain="unconfirmed.example", confirmed=False),
+                visit(day(4), "/checkout", **kept),
+                visit(day(4), "/missing", status=404, ip=C, visitor=OTHER),
+                visit(day(4), "/admin/", ip=C, visitor="staff-browser"),  # staff pages are left out
+                visit(day(3), "/", **gone),
+                visit(day(3), "/product/dash-cam", **gone),
+                visit(day(3), "/cart/add", method="POST", status=303, **gone),
+                visit(day(3), "/", ip=A, visitor=OTHER),  # the address of another visitor
+                visit(day(3), "/chat/messages", **kept),
+                visit(day(2), "/checkout", **gone),
+                visit(day(2), "/", visitor=GONE, ip=A),  # an address another visitor uses that day too
+                visit(day(2), "/", **kept),
+                visit(day(2), "/newsletter/confirm/" + "x" * 30, ip=B, visitor=OTHER),
+                visit(day(1), "/product/hush-anc", blocking=True),
+                visit(day(1), "/", ip=C, visitor=OTHER, domain="kept.example.net", confirmed=True),
+                visit(utcnow(), "/", **kept),
+                visit(utcnow(), "/product/dash-cam", **gone),
+                visit(day(40), "/", ip=C),  # outside the default 30 days
+            ]
+        )
+        db.session.add(submission("contact", GONE_EMAIL, visitor_id=GONE, created_at=day(3)))
+        db.session.commit()
+
+
+def test_archived_days_show_the_same_figures_as_their_visits(app, client, runner, several_days):
+    signed_in(app, client)
+    live = dashboard(client)
+    assert live["total-visits"] == "21" and live["total-visitors"] == "3" and live["total-ips"] == "4"
+    assert per_day(live)[day(2).date().isoformat()] == ["4", "3", "3"]
+
+    assert "Archived the figures of " in archive(runner)
+    assert len(archived_days(app)) == 40  # every finished day since the oldest visit; today stays live
+    with app.app_context():  # the default period's finished days, counted once for the distinct figures
+        assert [(s.visitors, s.ips) for s in db.session.scalars(select(VisitSpan))] == [(3, 4)]
+    assert dashboard(client) == live
+    one_day = f"/admin/?from={day(3).date()}&to={day(3).date()}"
+    before = client.get(one_day).get_data(as_text=True)
+    assert element_text(before, "total-visits") == "5"
+
+    with app.app_context():  # the archive alone now answers for the finished days
+        db.session.execute(delete(Visit).where(Visit.time < day(0, 0)))
+        db.session.commit()
+    assert dashboard(client) == live
+
+
+def test_a_visit_stored_later_for_an_archived_day_is_counted(app, client, runner, several_days):
+    signed_in(app, client)
+    archive(runner)
+    replayed = {
+        "uid": uuid.uuid4().hex,
+        "time": day(2, 23),
+        "ip": C,
+        "domain": None,
+        "domain_confirmed": False,
+        "method": "GET",
+        "path": "/",
+        "query": "",
+        "protocol": "HTTP/1.1",
+        "status": 200,
+        "response_bytes": 100,
+        "response_ms": 1.0,
+        "user_agent": None,
+        "referrer": None,
+        "visitor_id": "replayed-visitor",
+        "blocking_signal": False,
+    }
+    store_rows(app, [replayed])  # as the writer stores a spool replayed after a crash
+    after = dashboard(client)
+    assert after["total-visits"] == "22" and after["total-visitors"] == "4"
+    assert per_day(after)[day(2).date().isoformat()] == ["5", "4", "4"]
+    assert day(2).date() not in archived_days(app)  # counted from its visits until archived again
+
+    archive(runner)
+    assert day(2).date() in archived_days(app)
+    assert dashboard(client) == after
+
+
+@pytest.mark.parametrize("how", ["erase the address", "forget the browser"])
+def test_an_erased_visitor_leaves_every_figure_of_archived_days_and_every_archive_table(
+    app, client, runner, database, several_days, how
+):
+    signed_in(app, client)
+    archive(runner)
+    before = dashboard(client)
+    with app.test_request_context():
+        erased = erase(GONE_EMAIL) if how == "erase the address" else forget_browser(GONE)
+    assert erased.visits == 6
+
+    after = dashboard(client)
+    assert after["total-visits"] == "15" and after["total-visitors"] == "2"
+    assert after["total-ips"] == "3"  # D was only the erased visitor's; A stays, others use it
+    assert per_day(after)[day(3).date().isoformat()] == ["2", "2", "1"]
+    assert per_day(after)[day(2).date().isoformat()] == ["2", "2", "2"]
+    assert ["gone.example.net", "5"] in before["table-domains"]
+    assert all(domain != "gone.example.net" for domain, _ in after["table-domains"])
+    assert ["/product/dash-cam", "2"] in before["table-pages"]
+    assert all(page != "/product/dash-cam" for page, _ in after["table-pages"])
+    assert after["table-funnel"][:2] == [["Added to cart", "1", "100.0 %"], ["Opened checkout", "1", "100.0 %"]]
+    with app.app_context():
+        assert not db.session.scalars(select(VisitDayVisitor).where(VisitDayVisitor.visitor_id == GONE)).all()
+        assert not db.session.scalars(select(VisitDayAddress).where(VisitDayAddress.ip == D)).all()
+        assert not db.session.scalars(select(VisitDayDomain).where(VisitDayDomain.domain == "gone.example.net")).all()
+    if database.startswith("sqlite"):
+        db_file = Path(database.removeprefix("sqlite:///"))
+        wal = db_file.with_name(db_file.name + "-wal")
+        held = db_file.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+        assert GONE.encode() not in held and D.encode() not in held
+    drop_archive(app)
+    assert dashboard(client) == after  # just what the remaining visits come to
+
+
+def test_the_purge_keeps_the_daily_counts_and_no_visitor_id_or_address_of_the_days_it_reached(
+    app, client, runner, several_days
+):
+    signed_in(app, client)
+    before = dashboard(client)
+    result = runner.invoke(args=["visits", "purge", "--older-than", "3"])
+    assert result.exit_code == 0, result.output
+    assert "visits older than 3 days" in result.output  # days 40, 5 and 4, and day 3 by the time of day
+
+    after = dashboard(client)
+    for key in ("total-visits", "total-blocking", "table-days", "table-domains", "table-pages", "table-funnel"):
+        assert after[key] == before[key], key
+    with app.app_context():
+        assert db.session.scalar(select(Visit.id).where(Visit.time < day(3, 0))) is None
+        reached = utcnow().date() - timedelta(days=3)
+        for model in (VisitDayVisitor, VisitDayAddress):
+            assert db.session.scalars(select(model).where(model.day <= reached)).all() == []
+            assert db.session.scalars(select(model).where(model.day > reached)).all() != []
+        assert db.session.scalars(select(VisitDayPage).where(VisitDayPage.day <= reached)).all() != []
+
+
+@pytest.mark.parametrize("app_config", [{"VISITS_ENABLED": False, "IP_RETENTION_DAYS": 3}])
+def test_the_purge_shortens_archived_addresses_as_it_shortens_the_visits(app, client, runner, several_days):
+    with app.app_context():
+        db.session.add(visit(day(4), "/", ip=D, visitor=OTHER))  # a second address of C's network that day
+        db.session.commit()
+    result = runner.invoke(args=["visits", "purge"])
+    assert result.exit_code == 0, result.output
+    reached = utcnow().date() - timedelta(days=3)
+    with app.app_context():
+        older = db.session.scalars(select(VisitDayAddress.ip).where(VisitDayAddress.day <= reached)).all()
+        newer = db.session.scalars(select(VisitDayAddress.ip).where(VisitDayAddress.day > reached)).all()
+        visits = db.session.scalars(select(Visit.ip).where(Visit.time < day(3, 0), Visit.ip.is_not(None))).all()
+    assert older and all(ip.endswith("/24") for ip in older)
+    assert {"192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"} >= set(older)
+    with app.app_context():
+        four_days_ago = db.session.scalars(select(VisitDayAddress.ip).where(VisitDayAddress.day == day(4).date()))
+        # one row per network and day
+        assert sorted(four_days_ago) == ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"]
+    assert newer and not any("/" in ip for ip in newer)
+    assert visits and all(ip.endswith("/24") for ip in visits)
+
+
+def test_archiving_a_day_again_changes_nothing(app, client, runner, several_days):
+    signed_in(app, client)
+    archive(runner)
+    rows_then, figures_then = archive_rows(app), dashboard(client)
+    assert "Every finished day was archived already." in archive(runner)
+    with app.app_context():
+        for days_ago in range(1, 7):
+            archive_day(day(days_ago).date())
+    assert archive_rows(app) == rows_then
+    assert dashboard(client) == figures_then
+    with app.app_context():
+        staff = select(VisitDayVisitor).where(VisitDayVisitor.visitor_id == "staff-browser")
+        assert db.session.scalars(staff).all() == []  # staff pages are not shop visits, in the archive as live
