@@ -2,6 +2,7 @@
 when a visit arrives late, a visitor is erased, the purge runs or a day is archived again."""
 
 import re
+import threading
 import uuid
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from webshop.models import (
     utcnow,
 )
 from webshop.privacy.holdings import erase, forget_browser
+from webshop.visits import daily
 from webshop.visits.daily import ARCHIVE_TABLES, archive_day
 from webshop.visits.writer import store_rows
 
@@ -177,6 +179,48 @@ def test_a_visit_stored_later_for_an_archived_day_is_counted(app, client, runner
     archive(runner)
     assert day(2).date() in archived_days(app)
     assert dashboard(client) == after
+
+
+def late_visit(when: datetime) -> dict:
+    return {
+        "uid": uuid.uuid4().hex, "time": when, "ip": C, "domain": None, "domain_confirmed": False,
+        "method": "GET", "path": "/", "query": "", "protocol": "HTTP/1.1", "status": 200,
+        "response_bytes": 100, "response_ms": 1.0, "user_agent": None, "referrer": None,
+        "visitor_id": "late-visitor", "blocking_signal": False,
+    }
+
+
+def test_a_visit_stored_while_its_day_is_being_archived_is_counted(app, client, monkeypatch, several_days):
+    """Another worker stores a late visit for a day between the archive reading the day and committing it:
+    the archive written without that visit must not stand (on PostgreSQL nothing else orders the two)."""
+    signed_in(app, client)
+    counted, go = threading.Event(), threading.Event()
+    count_day = daily.DayFigures.counted
+
+    def counted_then_wait(on):
+        figures = count_day(on)
+        counted.set()
+        go.wait(10)
+        return figures
+
+    monkeypatch.setattr(daily.DayFigures, "counted", counted_then_wait)
+
+    def archive_in_a_thread():
+        with app.app_context():
+            archive_day(day(2).date())
+
+    archiving = threading.Thread(target=archive_in_a_thread)
+    archiving.start()
+    assert counted.wait(10)
+    writer = threading.Thread(target=store_rows, args=(app, [late_visit(day(2, 23))]))
+    writer.start()
+    writer.join(1.0)  # without a lock it is done by now, having found no archive of the day to drop
+    go.set()
+    archiving.join(10)
+    writer.join(10)
+    assert not archiving.is_alive() and not writer.is_alive()
+    assert day(2).date() not in archived_days(app)  # counted from its visits until archived again
+    assert per_day(dashboard(client))[day(2).date().isoformat()] == ["5", "4", "4"]
 
 
 @pytest.mark.parametrize("how", ["erase the address", "forget the browser"])

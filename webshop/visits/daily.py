@@ -183,8 +183,31 @@ class DayFigures:
 # --- Writing the archive ---------------------------------------------------------------------------
 
 
+# The key of the PostgreSQL advisory lock that orders the transactions writing the archive.
+ARCHIVE_LOCK = 0x7765627368_0001
+
+
+def hold_archive(conn) -> None:
+    """Until the caller's transaction ends, no other transaction writes the archive.
+
+    Archiving a day, a late visit dropping its day's archive and an erasure
+    each read visits and then write the archive. Without this, on
+    PostgreSQL, a late visit committed while its day is being archived
+    finds no archive to drop, and the archive is then written without it;
+    an erasure could likewise miss an archive being written. On SQLite a
+    statement that writes nothing takes the database's one write lock, so
+    the transaction never reads a state another writer changes before it
+    writes (which SQLite would refuse as "database is locked").
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(ARCHIVE_LOCK)))
+    else:
+        conn.execute(delete(VisitSpan.__table__).where(false()))
+
+
 def drop_days(conn, days: Iterable[date]) -> None:
     """Delete every archive row of ``days`` on ``conn`` (the caller's transaction): they are counted live again."""
+    hold_archive(conn)
     days = sorted(days)
     for model in ARCHIVE_TABLES:
         conn.execute(delete(model.__table__).where(model.__table__.c.day.in_(days)))
@@ -246,6 +269,7 @@ def archive_finished_days() -> list[date]:
 
 def count_default_span() -> None:
     """Count the distinct visitor ids and addresses of the default period's finished days, if all are archived."""
+    hold_archive(db.session.connection())
     last = utcnow().date() - timedelta(days=1)
     first = last - timedelta(days=DEFAULT_DAYS - 2)
     held = db.session.scalar(select(func.count()).select_from(VisitDay).where(VisitDay.day.between(first, last)))
@@ -308,6 +332,7 @@ def recounted(visitor_ids: Iterable[str]):
     an address leaves a day unless another of the day's visits still carries it after the deletion.
     """
     ids = sorted(visitor_ids)
+    hold_archive(db.session.connection())
     added = added_by(ids)
     yield
     their_ips = sorted(set().union(*(figures.ips for figures in added.values())))
