@@ -8,13 +8,13 @@ starts is stopped however the run ends (tests/support/processes.py).
 """
 
 import shutil
-import uuid
 
 import pytest
 
 from tests.support import processes, url_builders
 from tests.support.apps import TEST_KEY, build_schema
 from tests.support.dns import LoopbackDNS
+from tests.support.fresh_postgres import FreshDatabases
 from tests.support.postgres import PostgresServer
 from tests.support.smtp import SMTPServer
 from webshop import create_app
@@ -115,6 +115,14 @@ def release_apps():
             db.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_databases(postgres_server, postgres_template):
+    """This worker's PostgreSQL test database, put back to the template's state after each test."""
+    databases = FreshDatabases(postgres_server, postgres_template)
+    yield databases
+    databases.remove()
+
+
 @pytest.fixture
 def database(request, tmp_path):
     """A fresh, migrated, seeded database; the parameter names the backend."""
@@ -125,13 +133,10 @@ def database(request, tmp_path):
         yield f"sqlite:///{path}"
         release_apps()
         return
-    server = request.getfixturevalue("postgres_server")
-    template = request.getfixturevalue("postgres_template")
-    name = "t_" + uuid.uuid4().hex[:12]
-    server.admin(f"CREATE DATABASE {name} TEMPLATE {template}")
-    yield server.url(name)
+    databases = request.getfixturevalue("postgres_databases")
+    yield databases.checkout()
     release_apps()
-    server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    databases.release()
 
 
 @pytest.fixture

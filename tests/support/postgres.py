@@ -65,16 +65,21 @@ class PostgresServer:
     def url(self, database="postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
-    def admin(self, sql: str):
-        """Run ``sql`` on the ``postgres`` database, outside a transaction (CREATE/DROP DATABASE).
+    def conninfo(self, database="postgres") -> str:
+        """The same address as :meth:`url`, for psycopg itself."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-        One connection is kept for all of them (a test creates and drops a database each);
+    def admin(self, sql: str) -> list | None:
+        """Run ``sql`` on the ``postgres`` database, outside a transaction (CREATE/DROP DATABASE); its rows, if any.
+
+        One connection is kept for all of them (the suite renames or drops a database after each test);
         a stop of the server closes it, and the next call connects again.
         """
         if self._admin is None:
             self._admin = create_engine(self.url(), isolation_level="AUTOCOMMIT", pool_size=1, pool_pre_ping=True)
         with self._admin.connect() as conn:
-            conn.execute(text(sql))
+            result = conn.execute(text(sql))
+            return result.all() if result.returns_rows else None
 
     def _forget_admin(self):
         if self._admin is not None:
