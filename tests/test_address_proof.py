@@ -65,9 +65,11 @@ def audience_emails(app) -> list[str]:
 
 def rows_under(app, email) -> list[Submission]:
     with app.app_context():
-        found = db.session.execute(
-            select(Submission).where(Submission.email == email).order_by(Submission.id)
-        ).scalars().all()
+        found = (
+            db.session.execute(select(Submission).where(Submission.email == email).order_by(Submission.id))
+            .scalars()
+            .all()
+        )
         db.session.expunge_all()
         return found
 

@@ -1,6 +1,5 @@
 """Checkout turns the cart into an order at database prices, and keeps what was typed on error."""
 
-
 import pytest
 
 from tests.support.cart import add_to_cart, product_id

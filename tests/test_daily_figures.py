@@ -183,10 +183,22 @@ def test_a_visit_stored_later_for_an_archived_day_is_counted(app, client, runner
 
 def late_visit(when: datetime) -> dict:
     return {
-        "uid": uuid.uuid4().hex, "time": when, "ip": C, "domain": None, "domain_confirmed": False,
-        "method": "GET", "path": "/", "query": "", "protocol": "HTTP/1.1", "status": 200,
-        "response_bytes": 100, "response_ms": 1.0, "user_agent": None, "referrer": None,
-        "visitor_id": "late-visitor", "blocking_signal": False,
+        "uid": uuid.uuid4().hex,
+        "time": when,
+        "ip": C,
+        "domain": None,
+        "domain_confirmed": False,
+        "method": "GET",
+        "path": "/",
+        "query": "",
+        "protocol": "HTTP/1.1",
+        "status": 200,
+        "response_bytes": 100,
+        "response_ms": 1.0,
+        "user_agent": None,
+        "referrer": None,
+        "visitor_id": "late-visitor",
+        "blocking_signal": False,
     }
 
 

@@ -44,9 +44,7 @@ def access_path(instance: Path, email: str) -> str:
 def visits_with(database: str, visitor_id: str) -> list[tuple]:
     engine = create_engine(database)
     with engine.connect() as conn:
-        found = conn.execute(
-            text("SELECT visitor_id, query FROM visit WHERE visitor_id = :v"), {"v": visitor_id}
-        ).all()
+        found = conn.execute(text("SELECT visitor_id, query FROM visit WHERE visitor_id = :v"), {"v": visitor_id}).all()
     engine.dispose()
     return found
 

@@ -135,7 +135,7 @@ def test_postgresql_outage_answers_503_and_service_resumes_by_itself(own_postgre
     assert alive and server.process.returncode == 0
     log = server.log.read_text()
     other_errors = [event for event in tally.events if event[3] is not None and event[3] >= 500 and event[3] != 503]
-    assert not other_errors and tally.failed == 0, (other_errors, log[log.find('Traceback') - 500 :][:6000])
+    assert not other_errors and tally.failed == 0, (other_errors, log[log.find("Traceback") - 500 :][:6000])
 
     # Service resumed by itself, and everything after it was served normally.
     assert recovered_after < 15
@@ -175,9 +175,7 @@ def test_an_unreachable_postgresql_answers_503_not_500(tmp_path, caplog):
 
 
 @pytest.mark.only_database("sqlite")
-def test_a_locked_sqlite_database_answers_503_and_keeps_what_was_typed_out_of_the_log(
-    app, client, database, caplog
-):
+def test_a_locked_sqlite_database_answers_503_and_keeps_what_was_typed_out_of_the_log(app, client, database, caplog):
     app.config["SQLITE_BUSY_TIMEOUT_MS"] = 100
     holder = sqlite3.connect(database.removeprefix("sqlite:///"), isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # holds the write lock

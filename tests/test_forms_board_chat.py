@@ -136,9 +136,7 @@ def test_registration_offers_only_active_products(client, app):
     page = client.get("/register").get_data(as_text=True)
     assert "Hush ANC Headphones" not in page
     response = send(client, app, BY_KIND["registration"], product=str(product_id))
-    assert response.status_code == 200 and "Choose a product from the list." in response.get_data(
-        as_text=True
-    )
+    assert response.status_code == 200 and "Choose a product from the list." in response.get_data(as_text=True)
 
 
 def test_survey_answers_are_stored_for_staff(client, app):

@@ -16,9 +16,7 @@ from webshop.models import Subscription
 
 def subscription(app, email="jane@example.org") -> Subscription | None:
     with app.app_context():
-        found = db.session.execute(
-            db.select(Subscription).where(Subscription.email == email)
-        ).scalar_one_or_none()
+        found = db.session.execute(db.select(Subscription).where(Subscription.email == email)).scalar_one_or_none()
         db.session.expunge_all()
         return found
 
@@ -110,8 +108,7 @@ def test_duplicate_signups_keep_one_subscription_and_answer_the_same(client, app
     pages = [client.get(r.headers["Location"]).get_data(as_text=True) for r in (first, second, fresh)]
     # Each page carries its own receipt id and a CSRF token stamped with the second it was made.
     normalised = [
-        re.sub(r"<input[^>]*csrf_token[^>]*>", "CSRF", re.sub(r"[0-9a-f-]{36}", "RECEIPT", page))
-        for page in pages
+        re.sub(r"<input[^>]*csrf_token[^>]*>", "CSRF", re.sub(r"[0-9a-f-]{36}", "RECEIPT", page)) for page in pages
     ]
     assert normalised[0] == normalised[1] == normalised[2]
     assert subscription(app).status == "confirmed"  # someone else's signup does not end it
@@ -125,9 +122,7 @@ def test_every_newsletter_mail_carries_one_click_unsubscribe_headers(client, app
     assert welcome.subject == "Welcome to the newsletter"
     for entry in (confirmation, welcome):
         assert entry.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-        assert re.fullmatch(
-            r"<https?://[^>]+/newsletter/unsubscribe/[^>]+>", entry.message["List-Unsubscribe"]
-        )
+        assert re.fullmatch(r"<https?://[^>]+/newsletter/unsubscribe/[^>]+>", entry.message["List-Unsubscribe"])
 
 
 def test_one_click_post_without_cookies_or_token_unsubscribes_with_200(app, client):

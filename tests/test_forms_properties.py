@@ -10,9 +10,7 @@ from tests.support.cart import add_to_cart, product_id
 from tests.support.forms import FORMS, submissions
 from tests.support.pages import csrf_token_from
 
-SETTINGS = settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 ANY_TEXT = st.one_of(
     st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200),
@@ -36,9 +34,7 @@ def lines(max_size, min_size=1):
     alphabet = st.characters(
         blacklist_categories=VALID_TEXT_EXCLUDES, blacklist_characters=TAG_CHARACTERS, whitelist_characters="\n"
     )
-    return st.text(alphabet=alphabet, min_size=min_size, max_size=max_size).filter(
-        lambda s: len(s.strip()) >= min_size
-    )
+    return st.text(alphabet=alphabet, min_size=min_size, max_size=max_size).filter(lambda s: len(s.strip()) >= min_size)
 
 
 EMAIL = st.builds(
@@ -155,9 +151,7 @@ def test_a_valid_submission_is_never_lost(client, app, case):
         no_share=st.booleans(),
     )
     def check(data, no_marketing, no_share):
-        boxes = {
-            name: "y" for name, ticked in [("no_marketing", no_marketing), ("no_share", no_share)] if ticked
-        }
+        boxes = {name: "y" for name, ticked in [("no_marketing", no_marketing), ("no_share", no_share)] if ticked}
         response = poster.post({**data, **boxes})
         assert response.status_code == 303, response.get_data(as_text=True)[-2000:]
         stored = submissions(app, case.kind)[-1]

@@ -56,9 +56,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    "kind, field, value, message", CASES, ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(CASES)]
-)
+@pytest.mark.parametrize("kind, field, value, message", CASES, ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(CASES)])
 def test_error_is_shown_beside_its_field_and_every_value_is_kept(client, app, kind, field, value, message):
     case = BY_KIND[kind]
     response = send(client, app, case, **{field: value, "no_marketing": "y"})

@@ -60,9 +60,7 @@ def form_token_for(client, page: str, host: str) -> str:
 
 def test_your_data_link_asked_for_under_a_foreign_host_is_refused_and_nothing_is_mailed(app, client):
     token = form_token_for(client, "/my-data", "evil.example")
-    response = client.post(
-        "/my-data/link", data={"csrf_token": token, "email": JANE}, headers={"Host": "evil.example"}
-    )
+    response = client.post("/my-data/link", data={"csrf_token": token, "email": JANE}, headers={"Host": "evil.example"})
     assert response.status_code == 400
     assert "evil.example" not in response.get_data(as_text=True)
     assert outbox(app) == []

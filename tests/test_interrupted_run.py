@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SERVING = '''
+SERVING = """
 import json
 import os
 import time
@@ -69,7 +69,7 @@ def test_serves_until_interrupted(copy, tmp_path):
     proxy.stop()  # never reached: the run is interrupted while the servers run
     shop.stop()
     postgres.remove()
-'''
+"""
 
 RUNS = {
     "SIGTERM": (signal.SIGTERM, ["-n", "0"], 1),
@@ -85,9 +85,22 @@ def start_run(folder: Path, options: list[str]) -> subprocess.Popen:
     env = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_")}
     env.update(REPORTS=str(folder / "reports"), PYTHONPATH=str(ROOT))
     command = [
-        sys.executable, "-m", "pytest", str(folder / "test_serving.py"), "-p", "tests.conftest",
-        "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(folder), "--basetemp", str(folder / "tmp"),
-        "-p", "no:cacheprovider", "-q", *options,
+        sys.executable,
+        "-m",
+        "pytest",
+        str(folder / "test_serving.py"),
+        "-p",
+        "tests.conftest",
+        "-c",
+        str(ROOT / "pyproject.toml"),
+        "--rootdir",
+        str(folder),
+        "--basetemp",
+        str(folder / "tmp"),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        *options,
     ]
     with open(folder / "pytest.log", "wb") as log:
         return subprocess.Popen(

@@ -19,9 +19,19 @@ from webshop.visits.writer import store_rows
 
 GOACCESS = shutil.which("goaccess")
 VISIT = {
-    "domain": None, "domain_confirmed": False, "method": "GET", "path": "/", "query": "",
-    "protocol": "HTTP/1.1", "status": 200, "response_bytes": 100, "response_ms": 1.0,
-    "user_agent": "UA", "referrer": None, "visitor_id": None, "blocking_signal": False,
+    "domain": None,
+    "domain_confirmed": False,
+    "method": "GET",
+    "path": "/",
+    "query": "",
+    "protocol": "HTTP/1.1",
+    "status": 200,
+    "response_bytes": 100,
+    "response_ms": 1.0,
+    "user_agent": "UA",
+    "referrer": None,
+    "visitor_id": None,
+    "blocking_signal": False,
 }
 
 
@@ -34,8 +44,12 @@ def add_submissions(app, *rows):
         for index, row in enumerate(rows):
             db.session.add(
                 Submission(
-                    receipt_id=f"r-{index:08d}", kind="survey", email=f"p{index}@example.org", fields={},
-                    policy_version=POLICY_VERSION, **row,
+                    receipt_id=f"r-{index:08d}",
+                    kind="survey",
+                    email=f"p{index}@example.org",
+                    fields={},
+                    policy_version=POLICY_VERSION,
+                    **row,
                 )
             )
         db.session.commit()
@@ -154,7 +168,9 @@ def test_goaccess_reads_every_shortened_host_field(app, runner, tmp_path):
     report = tmp_path / "report.json"
     subprocess.run(
         [GOACCESS, str(log), "--no-global-config", "--log-format=COMBINED", "-o", str(report)],
-        check=True, capture_output=True, timeout=60,
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     general = json.loads(report.read_text())["general"]
     assert (general["valid_requests"], general["failed_requests"], general["unique_visitors"]) == (3, 0, 3)

@@ -32,6 +32,7 @@ CORE = {
     "receipt_signatures",
     "signing_keys",
     "text",
+    "templating",
 }
 LAYERS = ["core", "features", "privacy", "staff"]
 

@@ -133,8 +133,16 @@ def test_one_click_unsubscribe_and_plain_pages_are_never_limited(app, client):
 
 
 LIMITED_ENDPOINTS = [
-    "newsletter.signup", "survey.survey", "registration.register", "contact.contact", "board.board",
-    "checkout.checkout", "chat.chat", "chat.messages", "staff.login", "my_data.request_link",
+    "newsletter.signup",
+    "survey.survey",
+    "registration.register",
+    "contact.contact",
+    "board.board",
+    "checkout.checkout",
+    "chat.chat",
+    "chat.messages",
+    "staff.login",
+    "my_data.request_link",
 ]
 
 
@@ -146,8 +154,13 @@ def test_every_limited_endpoint_carries_its_limit(app):
 
 
 def test_limits_are_on_by_default_in_memory_and_configurable_from_the_environment(database, instance_path, monkeypatch):
-    settings = {"SECRET_KEY": "k", "SQLALCHEMY_DATABASE_URI": database, "RDNS_ENABLED": "false",
-                "VISITS_ENABLED": "false", "RATELIMIT_FORMS": "1 per minute"}
+    settings = {
+        "SECRET_KEY": "k",
+        "SQLALCHEMY_DATABASE_URI": database,
+        "RDNS_ENABLED": "false",
+        "VISITS_ENABLED": "false",
+        "RATELIMIT_FORMS": "1 per minute",
+    }
     for name, value in settings.items():
         monkeypatch.setenv(f"FLASK_{name}", value)
     app = create_app(instance_path=str(instance_path))
@@ -176,8 +189,14 @@ def test_a_page_without_a_limit_is_not_checked_by_the_limiter_yet_limited_views_
 
 def test_an_app_wide_limit_still_limits_every_page(database, instance_path):
     app = create_app(
-        {"SECRET_KEY": "k", "SQLALCHEMY_DATABASE_URI": database, "RDNS_ENABLED": False, "VISITS_ENABLED": False,
-         "RATELIMIT_ENABLED": True, "RATELIMIT_APPLICATION": "2 per minute"},
+        {
+            "SECRET_KEY": "k",
+            "SQLALCHEMY_DATABASE_URI": database,
+            "RDNS_ENABLED": False,
+            "VISITS_ENABLED": False,
+            "RATELIMIT_ENABLED": True,
+            "RATELIMIT_APPLICATION": "2 per minute",
+        },
         instance_path=str(instance_path),
     )
     try:
@@ -198,7 +217,10 @@ def test_flask_limiter_command_lists_the_limits_of_every_limited_view(tmp_path):
     }
     result = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "webshop", "limiter", "limits"],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert "staff.login: /admin/login" in result.stdout

@@ -50,6 +50,7 @@ def test_two_workers_sharing_redis_allow_one_client_exactly_the_stated_number_of
     server = shop(tmp_path, database, redis.url, workers=2)
     try:
         statuses = []
+
         # Two posters at once from the same address, so both workers answer some of the posts.
         def poster(start):
             browser = Browser(server.url)

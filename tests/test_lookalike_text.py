@@ -49,8 +49,19 @@ def test_invisible_formatting_characters_are_a_form_error(client, app, kind, fie
     assert submissions(app, kind) == []
 
 
-RESERVED = ["Staff", "ＳＴＡＦＦ", "staff\u200b", "sTaFf", "Admin", "Moderator", "Shop Staff", "s.t.a.f.f",
-            "Voltage & Vine", "VOLTAGE-VINE ELECTRONICS", "Ｖｏｌｔａｇｅ Ｖｉｎｅ"]
+RESERVED = [
+    "Staff",
+    "ＳＴＡＦＦ",
+    "staff\u200b",
+    "sTaFf",
+    "Admin",
+    "Moderator",
+    "Shop Staff",
+    "s.t.a.f.f",
+    "Voltage & Vine",
+    "VOLTAGE-VINE ELECTRONICS",
+    "Ｖｏｌｔａｇｅ Ｖｉｎｅ",
+]
 
 
 @pytest.mark.parametrize("kind", ["board", "chat"])

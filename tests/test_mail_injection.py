@@ -17,8 +17,17 @@ ENCODED_WORD_ATTACK = "=?utf-8?q?Hi=0D=0AContent-Type:_text/html=0D=0A=0D=0A<h1>
 NAME_ATTACK = "=?utf-8?q?Jane=0D=0ABcc:_victim@example.net=0D=0A?="
 BAD_ADDRESSES = ["=?utf-8?q?=0d=0a?=@example.org", "=?utf-8?q?jane?=@example.org"]
 STRICT = policy.default.clone(raise_on_defect=True)
-EXPECTED_HEADERS = {"From", "To", "Reply-To", "Subject", "Date", "Message-ID", "Content-Type",
-                    "Content-Transfer-Encoding", "MIME-Version"}
+EXPECTED_HEADERS = {
+    "From",
+    "To",
+    "Reply-To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+    "MIME-Version",
+}
 
 
 def header_lines(raw: bytes) -> list[bytes]:
@@ -55,9 +64,7 @@ def test_encoded_words_in_contact_subject_and_name_stay_text_in_the_outbox(clien
     assert entry.subject == f"Contact form: {ENCODED_WORD_ATTACK}"  # as staff read it in the outbox
 
 
-def test_encoded_words_in_contact_subject_and_name_stay_text_through_smtp(
-    client, app, smtp_server
-):
+def test_encoded_words_in_contact_subject_and_name_stay_text_through_smtp(client, app, smtp_server):
     app.config.update(smtp_server.config)
     response = send(client, app, BY_KIND["contact"], subject=ENCODED_WORD_ATTACK, name=NAME_ATTACK)
     assert response.status_code == 303

@@ -44,8 +44,10 @@ def test_subscriptions_made_before_stored_unsubscribe_tokens_each_get_their_own(
         upgrade(directory=MIGRATIONS_DIR, revision="0006")
         for email in ("a@example.org", "b@example.org"):
             db.session.execute(
-                text("INSERT INTO subscription (email, status, topics, created_at)"
-                     " VALUES (:email, 'confirmed', '[]', CURRENT_TIMESTAMP)"),
+                text(
+                    "INSERT INTO subscription (email, status, topics, created_at)"
+                    " VALUES (:email, 'confirmed', '[]', CURRENT_TIMESTAMP)"
+                ),
                 {"email": email},
             )
         db.session.commit()

@@ -1,4 +1,4 @@
-""""Your data" (the policy's access, other-sources and cookies clauses): see, correct, download, erase."""
+""" "Your data" (the policy's access, other-sources and cookies clauses): see, correct, download, erase."""
 
 import json
 import re
@@ -659,10 +659,22 @@ def test_a_request_still_carrying_an_erased_visitor_id_is_recorded_without_it(cl
 def spooled_row(visitor_id, path, when=None) -> dict:
     """A visit line as a worker writes it to its spool."""
     return {
-        "time": (when or time.time()), "ip": "192.0.2.7", "domain": None, "domain_confirmed": False,
-        "method": "GET", "path": path, "query": "q=orphan", "protocol": "HTTP/1.1", "status": 200,
-        "response_bytes": 10, "response_ms": 1.0, "user_agent": "Orphan/1.0", "referrer": None,
-        "visitor_id": visitor_id, "blocking_signal": False, "uid": secrets.token_hex(16),
+        "time": (when or time.time()),
+        "ip": "192.0.2.7",
+        "domain": None,
+        "domain_confirmed": False,
+        "method": "GET",
+        "path": path,
+        "query": "q=orphan",
+        "protocol": "HTTP/1.1",
+        "status": 200,
+        "response_bytes": 10,
+        "response_ms": 1.0,
+        "user_agent": "Orphan/1.0",
+        "referrer": None,
+        "visitor_id": visitor_id,
+        "blocking_signal": False,
+        "uid": secrets.token_hex(16),
     }
 
 

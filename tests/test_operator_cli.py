@@ -18,10 +18,23 @@ def staff_names(app) -> list[str]:
 @pytest.mark.parametrize(
     "command",
     [
-        ["staff"], ["staff", "create"], ["staff", "list"], ["staff", "reset-password"], ["staff", "remove"],
-        ["share"], ["share", "recipients"], ["share", "recipients", "add"], ["share", "recipients", "list"],
-        ["share", "recipients", "remove"], ["share", "export"],
-        ["visits"], ["visits", "export"], ["visits", "purge"], ["visits", "archive"], ["visits", "report"], ["backup"],
+        ["staff"],
+        ["staff", "create"],
+        ["staff", "list"],
+        ["staff", "reset-password"],
+        ["staff", "remove"],
+        ["share"],
+        ["share", "recipients"],
+        ["share", "recipients", "add"],
+        ["share", "recipients", "list"],
+        ["share", "recipients", "remove"],
+        ["share", "export"],
+        ["visits"],
+        ["visits", "export"],
+        ["visits", "purge"],
+        ["visits", "archive"],
+        ["visits", "report"],
+        ["backup"],
         ["init-db"],
     ],
     ids=" ".join,
@@ -82,8 +95,10 @@ class TestStaffAccounts:
     @pytest.mark.parametrize("command", ["reset-password", "remove"])
     def test_an_unknown_account_is_named_with_the_ones_that_exist(self, app, runner, command):
         create_staff(app, "alice")
-        result = runner.invoke(args=["staff", command, "mallory", "--yes"] if command == "remove"
-                               else ["staff", command, "mallory"], env={"WEBSHOP_STAFF_PASSWORD": NEW_PASSWORD})
+        result = runner.invoke(
+            args=["staff", command, "mallory", "--yes"] if command == "remove" else ["staff", command, "mallory"],
+            env={"WEBSHOP_STAFF_PASSWORD": NEW_PASSWORD},
+        )
         assert result.exit_code == 1
         assert "No staff account named 'mallory' (accounts: alice)." in result.output
 

@@ -116,7 +116,6 @@ def test_output_files_are_created_0600_under_umask_022(umask_022, app, runner, t
     assert [p.name for p in folder.iterdir()] == ["fresh"]  # no temporary file left beside it
 
 
-
 def in_another_process(database_path: str, script: str) -> str:
     """Run ``script`` with ``connection``, a plain sqlite3 connection to the file, in a new process."""
     prelude = "import sqlite3, sys\nconnection = sqlite3.connect(sys.argv[1])\n"

@@ -29,9 +29,11 @@ CASES = {case.kind: case for case in FORMS}
 def submitted(client, app, kind="contact") -> Submission:
     assert send(client, app, CASES[kind]).status_code == 303
     with app.app_context():
-        found = db.session.execute(
-            select(Submission).where(Submission.kind == kind).order_by(Submission.id.desc())
-        ).scalars().first()
+        found = (
+            db.session.execute(select(Submission).where(Submission.kind == kind).order_by(Submission.id.desc()))
+            .scalars()
+            .first()
+        )
         db.session.expunge(found)
         return found
 

@@ -66,7 +66,10 @@ def test_the_token_verifies_against_the_served_keys_and_carries_the_json_bytes(c
     [key] = jwks["keys"]
     assert header["kid"] == key["kid"]
     assert {k: key[k] for k in ("kty", "crv", "use", "alg")} == {
-        "kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA"
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "use": "sig",
+        "alg": "EdDSA",
     }
     assert "d" not in key  # the public half only
 

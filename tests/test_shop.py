@@ -94,8 +94,18 @@ def test_policy_has_one_section_per_clause_with_its_id_as_anchor(client):
 
     page = client.get("/privacy").get_data(as_text=True)
     for clause in [
-        "collect-ip", "combine", "where-submitted", "cookies", "uses", "sharing",
-        "opt-out", "other-sources", "access", "consent", "blocking", "contact",
+        "collect-ip",
+        "combine",
+        "where-submitted",
+        "cookies",
+        "uses",
+        "sharing",
+        "opt-out",
+        "other-sources",
+        "access",
+        "consent",
+        "blocking",
+        "contact",
     ]:
         assert clause in CLAUSE_IDS
         assert f'<section id="{clause}"' in page

@@ -85,9 +85,7 @@ def test_a_shopper_whose_requests_alternate_between_hosts_keeps_the_cart_and_che
     for slug, quantity in (("hush-anc", 2), ("tidal-buds", 1), ("boom-cube", 3)):
         _url, page = browser.get(f"/product/{slug}")
         product_id = re.search(r'name="product_id"[^>]*value="(\d+)"', page).group(1)
-        browser.post(
-            "/cart/add", {"csrf_token": csrf_token_from(page), "product_id": product_id, "quantity": quantity}
-        )
+        browser.post("/cart/add", {"csrf_token": csrf_token_from(page), "product_id": product_id, "quantity": quantity})
     _url, cart = browser.get("/cart")
     for name in ("Hush ANC Headphones", "Tidal Buds", "Boom Cube Speaker"):
         assert name in cart
@@ -265,7 +263,8 @@ def test_one_host_stopping_and_the_others_worker_killed_under_load_lose_nothing(
     bad = [at for at, _method, _path, status in tally.events if status == 502]
     assert len(bad) <= 2 * report.clients
     assert all(seen["term"] <= at < seen["gone"] + 1 or seen["kill"] <= at < seen["kill"] + 1 for at in bad), (
-        [round(at - seen["term"], 3) for at in bad], round(seen["kill"] - seen["term"], 3)
+        [round(at - seen["term"], 3) for at in bad],
+        round(seen["kill"] - seen["term"], 3),
     )
     after = [status for at, _m, _p, status in tally.events if at > seen["kill"] + 1]
     assert after and set(after) <= {200, 201, 303}

@@ -181,14 +181,10 @@ def test_with_one_trusted_proxy_the_address_it_forwards_is_recorded(app, client)
 
 
 @pytest.mark.parametrize("app_config", [{"TRUSTED_PROXIES": 1}])
-@pytest.mark.parametrize(
-    "forwarded", ["1.2.3.4:5555", "<script>alert(1)</script>", "garbage", "999.1.1.1", "::g"]
-)
+@pytest.mark.parametrize("forwarded", ["1.2.3.4:5555", "<script>alert(1)</script>", "garbage", "999.1.1.1", "::g"])
 def test_malformed_forwarded_address_is_stored_as_unknown_and_logged(app, client, caplog, forwarded):
     with caplog.at_level(logging.WARNING, logger="webshop"):
-        response = client.get(
-            "/", headers={"X-Forwarded-For": forwarded}, environ_base={"REMOTE_ADDR": "10.0.0.2"}
-        )
+        response = client.get("/", headers={"X-Forwarded-For": forwarded}, environ_base={"REMOTE_ADDR": "10.0.0.2"})
     assert response.status_code == 200
     [visit] = recorded(app)
     assert visit.ip is None
@@ -206,9 +202,19 @@ def test_ipv4_mapped_ipv6_is_stored_as_ipv4(app, client):
 
 def add_visits(app, *rows):
     base = {
-        "domain": None, "domain_confirmed": False, "method": "GET", "path": "/", "query": "",
-        "protocol": "HTTP/1.1", "status": 200, "response_bytes": 100, "response_ms": 1.0,
-        "user_agent": "UA", "referrer": None, "visitor_id": None, "blocking_signal": False,
+        "domain": None,
+        "domain_confirmed": False,
+        "method": "GET",
+        "path": "/",
+        "query": "",
+        "protocol": "HTTP/1.1",
+        "status": 200,
+        "response_bytes": 100,
+        "response_ms": 1.0,
+        "user_agent": "UA",
+        "referrer": None,
+        "visitor_id": None,
+        "blocking_signal": False,
         "ip": "192.0.2.1",
     }
     store_rows(app, [{**base, "uid": f"{index:032x}", **row} for index, row in enumerate(rows)])
@@ -221,6 +227,7 @@ def test_stored_times_read_back_exactly_and_filter_like_orm_values(app):
     add_visits(app, *({"time": moment, "path": f"/at{n}"} for n, moment in enumerate(moments)))
     assert [visit.time for visit in recorded(app)] == moments
     with app.app_context():
+
         def paths_where(condition):
             return list(db.session.scalars(db.select(Visit.path).where(condition).order_by(Visit.time)))
 
@@ -351,6 +358,7 @@ def test_export_hostnames_uses_confirmed_domains_only(app, runner):
         {"time": now, "ip": "192.0.2.2", "domain": "claimed.example", "domain_confirmed": False},
         {"time": now, "ip": "192.0.2.3"},
     )
+
     def hosts(*options):
         output = runner.invoke(args=["visits", "export", *options]).output
         return [line.split(" ")[0] for line in output.splitlines()]

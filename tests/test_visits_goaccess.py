@@ -37,9 +37,19 @@ def awkward_visits(app, client):
     client.get("/cart", headers={"User-Agent": ""})
     flush(app)
     base = {
-        "method": "GET", "path": "/", "query": "", "protocol": "HTTP/1.1", "status": 200,
-        "response_bytes": 100, "response_ms": 1.0, "user_agent": "UA", "referrer": None,
-        "visitor_id": None, "blocking_signal": False, "domain": None, "domain_confirmed": False,
+        "method": "GET",
+        "path": "/",
+        "query": "",
+        "protocol": "HTTP/1.1",
+        "status": 200,
+        "response_bytes": 100,
+        "response_ms": 1.0,
+        "user_agent": "UA",
+        "referrer": None,
+        "visitor_id": None,
+        "blocking_signal": False,
+        "domain": None,
+        "domain_confirmed": False,
     }
     rows = [
         {"ip": "192.0.2.1", "domain": "host-1.example.net", "domain_confirmed": True},

@@ -1,6 +1,5 @@
 """Reverse DNS against real DNS servers on loopback (tests/support/dns.py)."""
 
-
 import pytest
 
 from tests.support.dns import BlackHoleDNS, wait_for_lookup

@@ -70,9 +70,7 @@ def product_url(server) -> str:
 
 @pytest.fixture
 def server(database, instance_path):
-    server = GunicornServer(
-        instance_path, {"SQLALCHEMY_DATABASE_URI": database, "RDNS_ENABLED": False}, workers=3
-    )
+    server = GunicornServer(instance_path, {"SQLALCHEMY_DATABASE_URI": database, "RDNS_ENABLED": False}, workers=3)
     server.start()
     yield server
     server.kill()

@@ -38,7 +38,7 @@ def create_app(test_config=None, instance_path=None):
         staff,
         submissions,
         survey,
-        text,
+        templating,
         visits,
     )
     from .privacy import my_data, p3p, receipts, source
@@ -65,7 +65,7 @@ def create_app(test_config=None, instance_path=None):
     db.init_app(app)  # database
     catalogue.init_app(app)  # flask init-db: the schema and the demo catalogue
     outage.init_app(app)  # 503 while the database is out of reach
-    text.init_app(app)  # words for numbers in templates
+    templating.init_app(app)  # template filters; templates compiled once per process
     consent.init_app(app)  # first hook: g.blocking_signal, g.consent_acknowledged
     visits.init_app(app)  # g.client_ip, g.visitor_id, the visit clock; the visit row in teardown
     security.init_app(app)  # host and request checks, CSRF; headers and error pages

@@ -60,9 +60,7 @@ def board():
             name=form.display_name.data,
             fields={"display_name": form.display_name.data, "message": form.message.data},
         )
-        db.session.add(
-            BoardPost(submission=submission, display_name=form.display_name.data, body=form.message.data)
-        )
+        db.session.add(BoardPost(submission=submission, display_name=form.display_name.data, body=form.message.data))
         return commit_mail_and_redirect(submission)
     page = db.paginate(
         db.select(BoardPost)

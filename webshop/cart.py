@@ -126,12 +126,7 @@ def priced_lines(cart: Cart) -> list[PricedLine]:
     """
     if not cart.lines:
         return []
-    found = {
-        p.id: p
-        for p in db.session.execute(
-            db.select(Product).where(Product.id.in_(list(cart.lines)))
-        ).scalars()
-    }
+    found = {p.id: p for p in db.session.execute(db.select(Product).where(Product.id.in_(list(cart.lines)))).scalars()}
     lines, dropped = [], []
     for pid, qty in list(cart.lines.items()):
         product = found.get(pid)

@@ -42,7 +42,7 @@ PRODUCTS = [
     ("gan-charger-65", "GaN Charger 65 W", "accessories", 4900, 240, "Three ports, folds flat."),
     ("dock-7in1", "7-in-1 USB-C Dock", "accessories", 6900, 200, "HDMI, Ethernet, SD and three USB ports."),
     ("powerbank-20k", "Power Bank 20,000 mAh", "accessories", 5900, 80, "Charges a laptop once, a phone four times."),
-    ("sleeve-14", "Felt Laptop Sleeve 14\"", "accessories", 2900, 35, "Wool felt with a magnetic flap."),
+    ("sleeve-14", 'Felt Laptop Sleeve 14"', "accessories", 2900, 35, "Wool felt with a magnetic flap."),
     ("stylus-pro", "Stylus Pro", "accessories", 8900, 170, "Pressure-sensitive pen with palm rejection."),
 ]
 

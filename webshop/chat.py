@@ -86,17 +86,13 @@ def chat():
             name=form.display_name.data,
             fields={"display_name": form.display_name.data, "message": form.message.data},
         )
-        message = ChatMessage(
-            submission=submission, display_name=form.display_name.data, body=form.message.data
-        )
+        message = ChatMessage(submission=submission, display_name=form.display_name.data, body=form.message.data)
         db.session.add(message)
         mailed = commit_and_mail(submission)
         receipt_url = url_for("receipts.show", receipt_id=submission.receipt_id)
         if wants_json():
             return utf8_json({"message": as_json(message), "receipt_url": receipt_url, "mail_sent": mailed}, 201)
-        flash(
-            Markup('Message sent. <a href="{}">View its consent receipt</a>.').format(receipt_url), "success"
-        )
+        flash(Markup('Message sent. <a href="{}">View its consent receipt</a>.').format(receipt_url), "success")
         if not mailed:
             flash(MAIL_FAILED_MESSAGE, "error")
         return redirect(url_for("chat.chat", _anchor="chat-form"), code=303)
@@ -122,9 +118,11 @@ def messages():
     fetches them (``after`` the last id returned).
     """
     after = min(max(request.args.get("after", 0, type=int), 0), MAX_ID)
-    found = db.session.execute(
-        visible().where(ChatMessage.id > after).order_by(ChatMessage.id).limit(BATCH + 1)
-    ).scalars().all()
+    found = (
+        db.session.execute(visible().where(ChatMessage.id > after).order_by(ChatMessage.id).limit(BATCH + 1))
+        .scalars()
+        .all()
+    )
     page, more = found[:BATCH], len(found) > BATCH
     last = page[-1].id if page else after
     response = utf8_json(

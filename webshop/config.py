@@ -166,9 +166,7 @@ def finish(app) -> None:
     fallbacks = config.get("SECRET_KEY_FALLBACKS")
     if fallbacks is None:
         config["SECRET_KEY_FALLBACKS"] = []
-    elif not isinstance(fallbacks, list) or not all(
-        isinstance(key, str) and key for key in fallbacks
-    ):
+    elif not isinstance(fallbacks, list) or not all(isinstance(key, str) and key for key in fallbacks):
         raise ConfigError(
             "SECRET_KEY_FALLBACKS must be a list of old keys, e.g. "
             "FLASK_SECRET_KEY_FALLBACKS='[\"old-key\"]'; got "
@@ -196,8 +194,7 @@ def finish(app) -> None:
     nameservers = config.get("RDNS_NAMESERVERS") or []
     if isinstance(nameservers, str):
         raise ConfigError(
-            "RDNS_NAMESERVERS must be a list of host:port strings, e.g. "
-            "FLASK_RDNS_NAMESERVERS='[\"127.0.0.1:5353\"]'"
+            "RDNS_NAMESERVERS must be a list of host:port strings, e.g. FLASK_RDNS_NAMESERVERS='[\"127.0.0.1:5353\"]'"
         )
     config["RDNS_NAMESERVERS"] = list(nameservers)
 

@@ -28,9 +28,7 @@ KIND = register_form(
         pii_categories=("Name", "Email address", "Your message"),
         termination="Until you erase it on the your-data page",
         thanks_title="Message sent",
-        thanks_text=(
-            "Your message reached us. We answer at the address you gave, usually within two working days."
-        ),
+        thanks_text=("Your message reached us. We answer at the address you gave, usually within two working days."),
     )
 )
 
@@ -39,9 +37,7 @@ class ContactForm(PersonalDataForm):
     name = text_field("Your name", max_length=120, required="Enter your name.")
     email = email_field("Your email (we reply here)")
     subject = text_field("Subject", max_length=150, required="Enter a subject.")
-    message = text_field(
-        "Message", max_length=5000, min_length=2, required="Write your message.", multiline=True
-    )
+    message = text_field("Message", max_length=5000, min_length=2, required="Write your message.", multiline=True)
 
 
 def store_copy(submission, form: ContactForm):

@@ -52,8 +52,8 @@ REGISTRY = {
             purpose="Remembers your choice on the privacy banner, accept or decline, and for which policy version.",
             lifetime="1 year; the banner asks again when the policy changes",
             contents='Your choice ("accept" or "decline") and the policy version it applies to, signed. Nothing else.',
-            set_when="You press \"Accept\" or \"Decline\" on the privacy banner, or change your choice on "
-            "\"your data\" or the policy page.",
+            set_when='You press "Accept" or "Decline" on the privacy banner, or change your choice on '
+            '"your data" or the policy page.',
         ),
         CookieSpec(
             name="visitor",
@@ -70,7 +70,7 @@ REGISTRY = {
         CookieSpec(
             name="session",
             purpose=(
-                "Holds the anti-forgery (CSRF) token for forms and one-time notices such as \"added to cart\"; "
+                'Holds the anti-forgery (CSRF) token for forms and one-time notices such as "added to cart"; '
                 "for staff, also their sign-in."
             ),
             lifetime="Until you close the browser",

@@ -151,7 +151,7 @@ def normalized_email(value: str) -> str:
     if not mail.carries_address(address):
         # Valid syntax, but a mail reader would decode it into something else
         # (an RFC 2047 encoded word such as "=?utf-8?q?=0d=0a?=").
-        raise ValidationError("This address cannot be used for mail; check it for \"=?\" and remove it.")
+        raise ValidationError('This address cannot be used for mail; check it for "=?" and remove it.')
     return address
 
 

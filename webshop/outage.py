@@ -118,8 +118,9 @@ def close_session(error):
         db.session.registry.clear()
         original = getattr(lost, "orig", None) or lost
         where = f"{request.method} {redact_path(request.path)[:200]}" if has_request_context() else "a task"
-        log.warning("database connection lost at the end of %s: %s: %s", where, type(original).__name__,
-                    first_line(original))
+        log.warning(
+            "database connection lost at the end of %s: %s: %s", where, type(original).__name__, first_line(original)
+        )
 
 
 def init_app(app):

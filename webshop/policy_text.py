@@ -32,8 +32,7 @@ REVISIONS = [
         "2026-12",
         date(2026, 12, 2),
         (
-            "Sharing: we share or use for marketing only what was sent by someone who proved "
-            "the address is theirs.",
+            "Sharing: we share or use for marketing only what was sent by someone who proved the address is theirs.",
             "Cookies: our cookies work like a key, so what a cookie alone opens is shortened.",
             "Your data: the page for this browser and the page for an email address, and what each shows.",
         ),
@@ -42,8 +41,7 @@ REVISIONS = [
         "2026-12-02",
         date(2026, 12, 2),
         (
-            "You may decline on the banner, which counts as blocking technology, and change your "
-            "mind at any time.",
+            "You may decline on the banner, which counts as blocking technology, and change your mind at any time.",
             "Every choice you make on the banner is kept in a consent log you can read.",
             "You can make us forget this browser without giving an email address.",
             "Receipts are frozen when given and signed, so anyone can check them.",
@@ -137,11 +135,11 @@ CLAUSES = [
         "Who we share it with",
         "We may pass information to organisations we are affiliated with and to "
         "other companies, for example for their marketing. Nothing you marked "
-        "\"don't share\" is ever passed on, and every time we pass anything on we "
+        '"don\'t share" is ever passed on, and every time we pass anything on we '
         "write it in a ledger you can read. We share or use for marketing only "
         "what was sent by someone who proved the address is theirs: a newsletter "
         "signup once the link we mail for it is followed, anything else only if the "
-        "browser that sent it opened \"your data\" for that address, with the link we "
+        'browser that sent it opened "your data" for that address, with the link we '
         "mail to it, before or after sending it. So an address typed "
         "into a survey, a product registration or another form by anyone else is "
         "never shared or used for marketing.",
@@ -164,7 +162,7 @@ CLAUSES = [
         "access",
         "Seeing and changing your information",
         "You can see what we hold about you, correct it, download it, choose your "
-        "preferences and have it erased, from the \"your data\" page. What your "
+        'preferences and have it erased, from the "your data" page. What your '
         "browser's cookies alone open there and on this page shows IP addresses only "
         "as their network and nothing you typed into a search, form or message, "
         "because anyone with a copy of the cookies could see it; everything, in "
@@ -180,7 +178,7 @@ CLAUSES = [
         "accept, sending us information means you agree to the uses described here. "
         "If you do not agree you can decline on the banner, opt out on the form, use "
         "technology that blocks tracking, or simply not send it. You can change your "
-        "mind at any time on the \"your data\" page and on this page; every choice is "
+        'mind at any time on the "your data" page and on this page; every choice is '
         "kept in a consent log you can see, and declining after accepting withdraws "
         "your consent: what your browser sent before is never shared again. Every "
         "submission gets a receipt that records what you agreed to at that moment. "
@@ -193,7 +191,7 @@ CLAUSES = [
         "If your browser sends a Global Privacy Control or Do Not Track signal, we "
         "count the visit but keep no IP address, domain name or visitor id, set no "
         "visitor cookie, and treat anything you send in that visit as \"don't "
-        "share\". Declining on our banner counts as such a signal. If your browser "
+        'share". Declining on our banner counts as such a signal. If your browser '
         "starts sending one after you accepted, we take it as withdrawing your "
         "consent, once, and delete the visitor cookie. The shop works with cookies "
         "refused; the cart says plainly that it needs one.",

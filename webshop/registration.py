@@ -32,9 +32,7 @@ KIND = register_form(
         pii_categories=("Name", "Email address", "Product owned", "Serial number", "Purchase date"),
         termination="Until you erase it on the your-data page",
         thanks_title="Product registered",
-        thanks_text=(
-            "Your product is registered. We will contact you about warranty and safety notices for it."
-        ),
+        thanks_text=("Your product is registered. We will contact you about warranty and safety notices for it."),
         public_fields=("product", "purchase_date"),
     )
 )
@@ -49,9 +47,7 @@ class RegistrationForm(PersonalDataForm):
         invalid_value_message="Choose a product from the list.",
         render_kw={"required": False},  # every option is a product: nothing to leave unchosen
     )
-    serial_number = text_field(
-        "Serial number", max_length=40, min_length=4, required="Enter the serial number."
-    )
+    serial_number = text_field("Serial number", max_length=40, min_length=4, required="Enter the serial number.")
     purchase_date = DateField(
         "Purchase date",
         validators=[InputRequired("Enter the date you bought it.")],
@@ -68,9 +64,7 @@ class RegistrationForm(PersonalDataForm):
         self.product.choices = [SelectChoice(product_id, name) for product_id, name in products]
 
     def validate_serial_number(self, field):
-        Regexp(r"^[A-Za-z0-9][A-Za-z0-9 -]*$", message="Use letters, digits, spaces and dashes only.")(
-            self, field
-        )
+        Regexp(r"^[A-Za-z0-9][A-Za-z0-9 -]*$", message="Use letters, digits, spaces and dashes only.")(self, field)
         field.data = field.data.upper()
 
     def validate_purchase_date(self, field):

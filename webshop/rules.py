@@ -85,9 +85,7 @@ NOT_SUBSCRIBED = Rule(
     "not-subscribed",
     and_(
         Submission.kind == "newsletter",
-        not_(
-            exists().where(Subscription.email == Submission.email, Subscription.status == Subscription.CONFIRMED)
-        ),
+        not_(exists().where(Subscription.email == Submission.email, Subscription.status == Subscription.CONFIRMED)),
     ),
     "its newsletter address is not confirmed (or was unsubscribed)",
     about_address=True,

@@ -57,9 +57,11 @@ def home():
 @bp.get("/category/<slug>")
 def category(slug):
     found = db.first_or_404(db.select(Category).where(Category.slug == slug))
-    products = db.session.execute(
-        active_products().where(Product.category_id == found.id).order_by(Product.name)
-    ).scalars().all()
+    products = (
+        db.session.execute(active_products().where(Product.category_id == found.id).order_by(Product.name))
+        .scalars()
+        .all()
+    )
     return render_template("shop/category.html", category=found, products=products)
 
 
@@ -87,9 +89,11 @@ def search():
     results = []
     if query:
         pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        results = db.session.execute(
-            active_products().where(Product.name.ilike(pattern, escape="\\")).order_by(Product.name)
-        ).scalars().all()
+        results = (
+            db.session.execute(active_products().where(Product.name.ilike(pattern, escape="\\")).order_by(Product.name))
+            .scalars()
+            .all()
+        )
     return render_template("shop/search.html", query=query, results=results)
 
 

@@ -89,8 +89,10 @@ def receipt_key_of(app) -> HostKey:
     path = key_path(app)
 
     def refusal() -> str:
-        origin = "" if app.config.get("RECEIPT_SIGNING_KEY_FILE") else (
-            "It was generated on this host's first start, as RECEIPT_SIGNING_KEY_FILE is not set. "
+        origin = (
+            ""
+            if app.config.get("RECEIPT_SIGNING_KEY_FILE")
+            else ("It was generated on this host's first start, as RECEIPT_SIGNING_KEY_FILE is not set. ")
         )
         return (
             f"The receipt signing key {path} is not the key this shop's database records: another host sharing "
@@ -136,9 +138,7 @@ def reconcile(connection, key: HostKey) -> None:
             .values(fingerprint=key.current, recorded_at=utcnow())
         )
         connection.commit()
-        log.warning(
-            "signing keys: %s rotated; a host still signing with the old key now refuses to start", key.name
-        )
+        log.warning("signing keys: %s rotated; a host still signing with the old key now refuses to start", key.name)
     raise ConfigError(f"the record of {key.name} kept changing while this host started; start it again. {SEE}")
 
 

@@ -115,14 +115,11 @@ NO_RECIPIENTS = (
 )
 INTERNAL_PURPOSE = "Internal review of how the shop is used, and improving its content and layout"
 MARKETING_PURPOSE = "Telling you about updates to the site and offers from the store"
-SHARING_PURPOSE = (
-    "Passing your information to affiliated organisations and other companies for their marketing"
-)
+SHARING_PURPOSE = "Passing your information to affiliated organisations and other companies for their marketing"
 RECORDED_CATEGORIES = ("IP address", "Domain name", "Visitor id")
 NO_PRINCIPAL = "None recorded: no email address was given and no visitor id was kept"
 BLOCKED_PRINCIPAL = (
-    "None recorded: no email address was given, and the browser sent a blocking signal, "
-    "so no visitor id was kept"
+    "None recorded: no email address was given, and the browser sent a blocking signal, so no visitor id was kept"
 )
 
 
@@ -337,14 +334,11 @@ def record_submission(
 
 
 MAIL_FAILED_MESSAGE = (
-    "Your submission is stored, but the mail about it could not be sent just now. "
-    "Your consent receipt is linked below."
+    "Your submission is stored, but the mail about it could not be sent just now. Your consent receipt is linked below."
 )
 
 
-def commit_and_mail(
-    submission: Submission, mails: Callable[[], Iterable[mail.CheckedMessage]] | None = None
-) -> bool:
+def commit_and_mail(submission: Submission, mails: Callable[[], Iterable[mail.CheckedMessage]] | None = None) -> bool:
     """Commit the submission, then send its mail; return whether all of it went out.
 
     ``mails`` builds the messages once the rows have their ids; by default

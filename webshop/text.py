@@ -28,9 +28,3 @@ def units_together(text: str) -> Markup:
 def utc_datetime(when) -> str:
     """A stored (naive, UTC) time as HTML's ``datetime`` attribute wants it: whole seconds and a Z."""
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def init_app(app):
-    app.jinja_env.filters["plural"] = plural
-    app.jinja_env.filters["units_together"] = units_together
-    app.jinja_env.filters["utc_datetime"] = utc_datetime

@@ -76,8 +76,13 @@ def fill_the_shop(server, visitor, staff):
         if case.needs_cart:
             post_form(request, base, "/product/hush-anc", {"product_id": product_id(app), "quantity": 2}, "/cart/add")
         post_form(request, base, case.url, form_data(app, case))
-    post_form(request, base, "/product/braid-usb-c-2m", {"product_id": product_id(app, "braid-usb-c-2m"),
-                                                         "quantity": 1}, "/cart/add")
+    post_form(
+        request,
+        base,
+        "/product/braid-usb-c-2m",
+        {"product_id": product_id(app, "braid-usb-c-2m"), "quantity": 1},
+        "/cart/add",
+    )
     post_form(request, base, "/my-data", {"email": EMAIL}, "/my-data/link")
     opened = mailed_link(app, r"https?://\S+/my-data/open/\S+")
     post_form(request, base, opened, {})
@@ -220,7 +225,9 @@ def nu_html_errors(files: dict[str, str]) -> dict[str, list[str]]:
     """The Nu Html Checker's errors for each file, by page name: one Java start for them all."""
     result = subprocess.run(
         ["java", "-jar", str(VNU_JAR), "--format", "json", "--errors-only", *files],
-        capture_output=True, text=True, timeout=180,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     errors: dict[str, list[str]] = {}
     for message in json.loads(result.stderr)["messages"]:

@@ -61,12 +61,8 @@ FORMS = [
             "message": "Do you ship to Mars?",
         },
     ),
-    FormCase(
-        "/board", "board", {"display_name": "Jane", "email": "jane@example.org", "message": "Great shop!"}
-    ),
-    FormCase(
-        "/chat", "chat", {"display_name": "Jane", "message": "Hello, room!", "email": "jane@example.org"}
-    ),
+    FormCase("/board", "board", {"display_name": "Jane", "email": "jane@example.org", "message": "Great shop!"}),
+    FormCase("/chat", "chat", {"display_name": "Jane", "message": "Hello, room!", "email": "jane@example.org"}),
     FormCase(
         "/checkout",
         "order",

@@ -46,8 +46,15 @@ class GunicornServer:
         """Launch gunicorn without waiting for it (``wait_ready`` does), so several can boot at once."""
         self.instance.mkdir(parents=True, exist_ok=True)
         command = [
-            GUNICORN, "-c", str(ROOT / "gunicorn.conf.py"), "--no-control-socket",
-            "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers), self.app,
+            GUNICORN,
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
+            "--no-control-socket",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(self.workers),
+            self.app,
         ]
         with open(self.log, "ab") as log:
             # SIGQUIT is gunicorn's quick stop, for a run that is interrupted (tests/support/processes.py).

@@ -1,4 +1,4 @@
-""""Your data" as the owner of an address uses it: the mailed links, opening access, acting on everything."""
+""" "Your data" as the owner of an address uses it: the mailed links, opening access, acting on everything."""
 
 import re
 from urllib.parse import urlsplit

@@ -27,7 +27,7 @@ def render_site(listen_port: int, *app_ports: int) -> str:
         for address, port in zip(("10.0.0.11:8000", "10.0.0.12:8000"), app_ports, strict=True):
             upstream = upstream.replace(f"server {address} ", f"server 127.0.0.1:{port} ")
         start = site.index("upstream webshop_app {")
-        site = site[:start] + upstream[upstream.index("upstream webshop_app {"):] + site[site.index("}", start) + 1 :]
+        site = site[:start] + upstream[upstream.index("upstream webshop_app {") :] + site[site.index("}", start) + 1 :]
     site = site.replace("listen 80 default_server;", f"listen 127.0.0.1:{listen_port} default_server;")
     site = site.replace("listen 80;", f"listen 127.0.0.1:{listen_port};")
     site = site.replace("/srv/webshop/webshop/static/", f"{ROOT}/webshop/static/")

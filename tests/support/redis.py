@@ -27,8 +27,20 @@ class RedisServer:
         self.folder.mkdir(parents=True, exist_ok=True)
         command = [
             shutil.which("redis-server") or "/usr/bin/redis-server",
-            "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.folder),
-            "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.folder),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
         ]
         with open(self.folder / "redis.log", "wb") as log:
             self.process = processes.start(command, "redis", signal.SIGTERM, stdout=log, stderr=subprocess.STDOUT)

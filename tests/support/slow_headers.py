@@ -83,8 +83,9 @@ def probe(port: int, path: str, host: str = "127.0.0.1", source: str = "127.0.0.
         connection.close()
 
 
-def probe_during(port: int, paths: list[str], window: float, every: float = 0.5, timeout: float = 5.0,
-                 host: str = "127.0.0.1") -> dict[str, list[tuple[int | None, float]]]:
+def probe_during(
+    port: int, paths: list[str], window: float, every: float = 0.5, timeout: float = 5.0, host: str = "127.0.0.1"
+) -> dict[str, list[tuple[int | None, float]]]:
     """GET each of ``paths`` every ``every`` seconds for ``window`` seconds, each probe on its own connection.
 
     The probes start on schedule whether or not the earlier ones were

@@ -55,9 +55,7 @@ class SMTPServer:
     @property
     def messages(self) -> list[EmailMessage]:
         with self.recorder.lock:
-            return [
-                message_from_bytes(e.original_content, policy=policy.default) for e in self.recorder.envelopes
-            ]
+            return [message_from_bytes(e.original_content, policy=policy.default) for e in self.recorder.envelopes]
 
     @property
     def recipients(self) -> list[list[str]]:

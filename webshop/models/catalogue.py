@@ -12,9 +12,7 @@ class Category(db.Model):
     name: Mapped[str] = mapped_column(String(120))
     blurb: Mapped[str] = mapped_column(String(300), default="")
 
-    products: Mapped[list["Product"]] = relationship(
-        back_populates="category", order_by="Product.name"
-    )
+    products: Mapped[list["Product"]] = relationship(back_populates="category", order_by="Product.name")
 
 
 class Product(db.Model):

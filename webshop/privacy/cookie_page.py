@@ -25,9 +25,9 @@ from ..policy_text import POLICY_VERSION
 SESSION_KEYS = {
     "csrf_token": "An anti-forgery token that proves this site's forms came from this site (not shown here).",
     "_flashes": "Notices waiting to be shown on the next page.",
-    "my_data": "That this browser opened \"your data\" through a mailed link, and until when.",
+    "my_data": 'That this browser opened "your data" through a mailed link, and until when.',
     "consent_log": "The numbers of the choices you made on the banner while this browser is open, so that "
-    "\"your data\" can list a decline, which is linked to no visitor id.",
+    '"your data" can list a decline, which is linked to no visitor id.',
     "orders": "The numbers of the last orders placed in this browser, so that only it opens their pages.",
 }
 
@@ -75,9 +75,7 @@ def _explain_cart(report: CookieReport, value: str) -> None:
     report.valid = bool(lines)
     names = {}
     if lines:
-        names = dict(
-            db.session.execute(db.select(Product.id, Product.name).where(Product.id.in_(list(lines)))).all()
-        )
+        names = dict(db.session.execute(db.select(Product.id, Product.name).where(Product.id.in_(list(lines)))).all())
     report.lines = [(pid, qty, names.get(pid, "a product no longer sold")) for pid, qty in lines.items()]
     if not report.valid:
         report.details.append(("State", "Not accepted (bad signature, expired or malformed): read as an empty cart."))

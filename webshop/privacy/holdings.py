@@ -130,9 +130,7 @@ def trails_for(visitor_ids) -> dict[str, VisitTrail]:
     flush_visits(current_app)  # visits spooled a moment ago belong in the answer
     counts = dict(
         db.session.execute(
-            select(Visit.visitor_id, func.count())
-            .where(Visit.visitor_id.in_(visitor_ids))
-            .group_by(Visit.visitor_id)
+            select(Visit.visitor_id, func.count()).where(Visit.visitor_id.in_(visitor_ids)).group_by(Visit.visitor_id)
         ).all()
     )
     return {
@@ -159,9 +157,7 @@ def everything_under(email: str) -> Holdings:
     the address are left out: they belong to whoever typed it.
     """
     submissions = (
-        db.session.execute(_submissions_under(email).order_by(Submission.created_at, Submission.id))
-        .scalars()
-        .all()
+        db.session.execute(_submissions_under(email).order_by(Submission.created_at, Submission.id)).scalars().all()
     )
     ids = [s.id for s in submissions]
     orders = _by_submission(Order, ids)
@@ -185,9 +181,7 @@ def everything_under(email: str) -> Holdings:
         )
         for s in submissions
     ]
-    subscription = db.session.execute(
-        select(Subscription).where(Subscription.email == email)
-    ).scalar_one_or_none()
+    subscription = db.session.execute(select(Subscription).where(Subscription.email == email)).scalar_one_or_none()
     return Holdings(
         email=email,
         records=records,
@@ -217,9 +211,7 @@ def set_preferences(email: str, *, marketing_off: bool, sharing_off: bool) -> Em
 
 def unsubscribe(email: str) -> bool:
     """End the address's newsletter subscription; False if there was none to end."""
-    subscription = db.session.execute(
-        select(Subscription).where(Subscription.email == email)
-    ).scalar_one_or_none()
+    subscription = db.session.execute(select(Subscription).where(Subscription.email == email)).scalar_one_or_none()
     if subscription is None or not newsletter.end_subscription(subscription):
         return False
     audit("visitor", "my-data.unsubscribed", subscription=subscription.id)
@@ -280,9 +272,7 @@ class Move:
 
 def moving(old: str) -> Move:
     """What :func:`move_address` would move away from ``old`` if it ran now."""
-    submissions = db.session.execute(
-        select(func.count()).select_from(_submissions_under(old).subquery())
-    ).scalar_one()
+    submissions = db.session.execute(select(func.count()).select_from(_submissions_under(old).subquery())).scalar_one()
     orders = db.session.execute(select(func.count()).where(Order.email == old)).scalar_one()
     subscription = db.session.execute(select(Subscription.id).where(Subscription.email == old)).first()
     return Move(submissions=submissions, orders=orders, subscription=subscription is not None)
@@ -300,18 +290,12 @@ def move_address(old: str, new: str) -> dict:
     ``old`` never proved ``new``, whose earlier records it must not see. To
     see the moved records it opens a new link mailed to ``new``.
     """
-    submissions = db.session.execute(
-        update(Submission).where(Submission.email == old).values(email=new)
-    ).rowcount
+    submissions = db.session.execute(update(Submission).where(Submission.email == old).values(email=new)).rowcount
     orders = db.session.execute(update(Order).where(Order.email == old).values(email=new)).rowcount
 
-    old_subscription = db.session.execute(
-        select(Subscription).where(Subscription.email == old)
-    ).scalar_one_or_none()
+    old_subscription = db.session.execute(select(Subscription).where(Subscription.email == old)).scalar_one_or_none()
     if old_subscription is not None:
-        taken = db.session.execute(
-            select(Subscription.id).where(Subscription.email == new)
-        ).scalar_one_or_none()
+        taken = db.session.execute(select(Subscription.id).where(Subscription.email == new)).scalar_one_or_none()
         if taken:
             db.session.delete(old_subscription)
         else:
@@ -564,9 +548,7 @@ def _erase_rows(email: str | None, submissions: list[Submission], result: Erased
     by_address = email is not None  # None: a browser is forgotten, not an address (never "email IS NULL")
     result.orders = db.session.execute(
         update(Order)
-        .where(
-            or_(Order.email == email, Order.submission_id.in_(ids)) if by_address else Order.submission_id.in_(ids)
-        )
+        .where(or_(Order.email == email, Order.submission_id.in_(ids)) if by_address else Order.submission_id.in_(ids))
         .values(name=None, email=None, address=None)
     ).rowcount
     result.subscriptions = db.session.execute(
@@ -577,9 +559,7 @@ def _erase_rows(email: str | None, submissions: list[Submission], result: Erased
         )
     ).rowcount
     if by_address:
-        result.preferences = db.session.execute(
-            delete(EmailPreference).where(EmailPreference.email == email)
-        ).rowcount
+        result.preferences = db.session.execute(delete(EmailPreference).where(EmailPreference.email == email)).rowcount
         result.links = db.session.execute(
             delete(AccessLink).where(or_(AccessLink.email == email, AccessLink.new_email == email))
         ).rowcount

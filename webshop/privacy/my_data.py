@@ -1,4 +1,4 @@
-""""Your data": this browser at once, and everything under an email address (docs/privacy-practices.md).
+""" "Your data": this browser at once, and everything under an email address (docs/privacy-practices.md).
 
 The browser part needs nothing but the request: what was stored about it
 and every registered cookie it sent, decoded. Everything under an address
@@ -583,8 +583,13 @@ def browser_download():
             for s in submission_rows
         ],
         "consentLog": [
-            {"time": utc_text(d.at), "choice": d.choice, "source": d.source, "policyVersion": d.policy_version,
-             "visitorId": d.visitor_id}
+            {
+                "time": utc_text(d.at),
+                "choice": d.choice,
+                "source": d.source,
+                "policyVersion": d.policy_version,
+                "visitorId": d.visitor_id,
+            }
             for d in consent.decisions_of_browser(visitor_id)
         ],
         "cookies": [

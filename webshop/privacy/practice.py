@@ -212,7 +212,7 @@ PRACTICES: dict[str, Practice] = {
                 "Default-deny marketing export per recipient",
                 "Only submissions whose sender proved the address are shared or mailed: a newsletter signup "
                 "once its own confirmation link is followed, any other form only when the browser that sent it "
-                "opened \"your data\" for that address; survey, registration and other addresses are "
+                'opened "your data" for that address; survey, registration and other addresses are '
                 "otherwise never shared",
                 "A sharing ledger entry for every export, naming exactly which submissions went where",
                 "The policy page shows an address's subscription and preferences only to its your-data session",

@@ -92,11 +92,7 @@ def create_command(name):
 @with_appcontext
 def list_command():
     """List staff accounts: when each was made, last signed in, and how many browsers are signed in."""
-    sessions = (
-        db.select(StaffSession.staff_id, func.count().label("open"))
-        .group_by(StaffSession.staff_id)
-        .subquery()
-    )
+    sessions = db.select(StaffSession.staff_id, func.count().label("open")).group_by(StaffSession.staff_id).subquery()
     rows = db.session.execute(
         db.select(StaffUser, func.coalesce(sessions.c.open, 0))
         .outerjoin(sessions, sessions.c.staff_id == StaffUser.id)
@@ -192,9 +188,7 @@ def recipients_add_command(name, kind, description):
 def recipients_list_command():
     """List recipients with how many exports each has received."""
     exports = dict(
-        db.session.execute(
-            db.select(LedgerEntry.recipient_id, func.count()).group_by(LedgerEntry.recipient_id)
-        ).all()
+        db.session.execute(db.select(LedgerEntry.recipient_id, func.count()).group_by(LedgerEntry.recipient_id)).all()
     )
     found = all_recipients()
     if not found:

@@ -34,7 +34,6 @@ CONFIG = {
 }
 
 
-
 def init_app(app):
     config = app.config
     app.extensions["webshop.retired_visitors"] = RetiredVisitors(spool_dir(app))

@@ -177,9 +177,7 @@ class DomainResolver:
         deadline = time.monotonic() + self.timeout
         address = ipaddress.ip_address(ip)
         try:
-            answer = self.resolver.resolve(
-                dns.reversename.from_address(ip), "PTR", lifetime=self.timeout
-            )
+            answer = self.resolver.resolve(dns.reversename.from_address(ip), "PTR", lifetime=self.timeout)
         except (dns.exception.DNSException, OSError):
             return NO_DOMAIN
         names = sorted(str(record.target).rstrip(".").lower() for record in answer)

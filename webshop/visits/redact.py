@@ -20,9 +20,29 @@ REDACTED = "[redacted]"
 # Query parameters whose value is a credential, a link token or personal data.
 SECRET_PARAMS = frozenset(
     {
-        "token", "t", "key", "sig", "signature", "code", "auth", "password", "passwd",
-        "secret", "session", "csrf_token", "access_token", "refresh_token", "id_token",
-        "api_key", "apikey", "email", "e", "mail", "address", "name", "phone",
+        "token",
+        "t",
+        "key",
+        "sig",
+        "signature",
+        "code",
+        "auth",
+        "password",
+        "passwd",
+        "secret",
+        "session",
+        "csrf_token",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "api_key",
+        "apikey",
+        "email",
+        "e",
+        "mail",
+        "address",
+        "name",
+        "phone",
     }
 )
 
@@ -101,9 +121,7 @@ def redact_url(url: str) -> str:
     except ValueError:
         return mask_emails(url)
     netloc = parts.netloc.rpartition("@")[2]  # never keep user:password@
-    return urlunsplit(
-        (parts.scheme, netloc, redact_path(parts.path), redact_query(parts.query), "")
-    )
+    return urlunsplit((parts.scheme, netloc, redact_path(parts.path), redact_query(parts.query), ""))
 
 
 def secret_word(word: str) -> bool:

@@ -350,9 +350,7 @@ def _store_batch(engine, rows, fills, finished=()) -> None:
         for ip, domain, confirmed, since in fills:
             values = {"domain": domain, "domain_confirmed": confirmed}
             conn.execute(
-                update(Visit)
-                .where(and_(Visit.ip == ip, Visit.domain.is_(None), Visit.time >= since))
-                .values(values)
+                update(Visit).where(and_(Visit.ip == ip, Visit.domain.is_(None), Visit.time >= since)).values(values)
             )
 
 

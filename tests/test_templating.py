@@ -1,0 +1,47 @@
+"""Templates compiled once per process (webshop/templating.py), never served stale."""
+
+from jinja2 import FileSystemLoader
+
+from tests.support.apps import TEST_KEY
+from webshop import create_app
+from webshop.templating import COMPILED
+
+
+def fresh_app(tmp_path, folder):
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}"},
+        instance_path=str(tmp_path / "instance"),
+    )
+    app.jinja_env.loader = FileSystemLoader(folder)
+    return app
+
+
+def test_a_template_edited_between_two_apps_is_rendered_as_edited(tmp_path):
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    page = folder / "page.html"
+    page.write_text("{{ 3 | plural('record') }} before")
+    assert fresh_app(tmp_path, folder).jinja_env.get_template("page.html").render() == "3 records before"
+    page.write_text("{{ 1 | plural('record') }} after")
+    assert fresh_app(tmp_path, folder).jinja_env.get_template("page.html").render() == "1 record after"
+
+
+def test_a_second_app_renders_pages_from_the_code_the_first_compiled(database, instance_path, tmp_path):
+    def served():
+        app = create_app(
+            {"TESTING": True, "SECRET_KEY": TEST_KEY, "SQLALCHEMY_DATABASE_URI": database, "RDNS_ENABLED": False},
+            instance_path=str(instance_path),
+        )
+        compiled = []
+        compile_template = app.jinja_env.compile
+        app.jinja_env.compile = lambda *args, **kwargs: compiled.append(args[1]) or compile_template(*args, **kwargs)
+        page = app.test_client().get("/privacy")
+        return page, compiled
+
+    COMPILED.clear()
+    first, compiled_first = served()
+    second, compiled_second = served()
+    assert first.status_code == second.status_code == 200
+    assert "privacy/policy.html" in compiled_first
+    assert compiled_second == []
+    assert second.get_data(as_text=True).count("<h2") == first.get_data(as_text=True).count("<h2") > 3
