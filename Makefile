@@ -28,7 +28,7 @@ run: $(VENV)/.runtime
 	$(BIN)/flask --app webshop init-db
 	GUNICORN_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py
 
-## make test: install test dependencies (Debian chromium, postgresql, nginx, redis-server, wrk when missing) and run every test
+## make test: install test dependencies (Debian chromium, postgresql, nginx, redis-server, wrk, valgrind when missing) and run every test
 test: $(VENV)/.dev test-deps
 	scripts/run-tests $(BIN)/python $(PYTEST_ARGS)
 

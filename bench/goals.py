@@ -7,8 +7,8 @@ Runs, one after the other on the same machine:
    p99 with a black-hole resolver;
 2. bench/scale.py: the pages, the CLI's memory, serving during a purge and
    worker memory, at 10,000 against 1,000,000 visit rows;
-3. bench/profile_requests.py's function calls and CPU per request, webshop
-   against the plain shop.
+3. bench/profile_requests.py's function calls, CPU and instructions per
+   request, webshop against the plain shop.
 
 and prints their tables together, each ratio beside its goal. Nothing is
 asserted: the figures go into bench/RESULTS.md. A full run takes about an
@@ -47,7 +47,7 @@ def main():
     )
     print("\n== Where a request's time goes ==", flush=True)
     profiled = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "profile_requests.py")],
+        [sys.executable, str(ROOT / "bench" / "profile_requests.py"), "--instructions", "100"],
         check=True,
         capture_output=True,
         text=True,
@@ -59,7 +59,7 @@ def main():
     print(against)
     print("\n## As the data grows\n")
     print(grows)
-    print("\n## Function calls and CPU per request, in-process\n")
+    print("\n## Function calls, CPU and instructions per request, in-process\n")
     print(profiled)
 
 

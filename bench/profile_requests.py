@@ -9,10 +9,20 @@ per request the function calls (exact, the same run to run), the CPU time
 ratios against the plain shop; ``--top N`` adds each profile's N costliest
 functions, by their own time and with what they call.
 
+``--instructions N`` adds the machine instructions per request, counted by
+valgrind's callgrind over N requests (the process's count with N requests
+less its count with none, so start-up and warm-up cancel out). Unlike CPU
+time, an instruction count hardly moves with whatever else the machine is
+doing (the visit writer's batches follow the clock, and tokens and timestamps
+differ run to run: repeats agree within a few per cent), so its ratio can
+judge an in-process change on a loaded machine.
+
     .venv/bin/python bench/profile_requests.py [--requests 300] [--rounds 3] [--top 25] [--only product]
+    .venv/bin/python bench/profile_requests.py --instructions 100
 """
 
 import argparse
+import concurrent.futures
 import cProfile
 import io
 import json
@@ -127,6 +137,69 @@ def build_app(subject: str, database: Path, instance: Path):
     return create_plain_app()
 
 
+def count_subject(args) -> None:
+    """In a process of its own, under callgrind: warm up, then make ``args.requests`` of one request."""
+    folder = Path(args.folder)
+    shop = "plain shop" if args.subject == "plain shop" else "webshop"
+    app = build_app(args.subject, folder / f"{shop}.sqlite3", folder / f"{shop}-instance")
+    call, expected = Subject(args.subject, app, args.product_path).requests()[args.count]
+    for _ in range(20):
+        assert call().status_code == expected
+    for _ in range(args.requests):
+        call()
+    if args.subject != "plain shop":
+        from webshop.visits import flush
+
+        flush(app)  # the visit rows' storing counts too
+
+
+def callgrind_total(out: Path) -> int:
+    for line in out.read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise RuntimeError(f"no instruction total in {out}")
+
+
+def instructions(folder: Path, subject: str, name: str, product_path: str, count: int) -> float:
+    """Instructions per request of ``name`` in ``subject``: N requests' count less none's, over N."""
+    totals = []
+    for requests in (0, count):
+        out = folder / f"callgrind-{subject}-{name}-{requests}.out"
+        subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                sys.executable,
+                __file__,
+                "--subject",
+                subject,
+                "--folder",
+                str(folder),
+                "--product-path",
+                product_path,
+                "--requests",
+                str(requests),
+                "--count",
+                name,
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "FLASK_LOG_LEVEL": "WARNING", "PYTHONHASHSEED": "0"},
+        )
+        totals.append(callgrind_total(out))
+    return (totals[1] - totals[0]) / count
+
+
+def count_instructions(folder: Path, names: list[str], product_path: str, count: int) -> dict:
+    """Every subject's instructions per request, two valgrind processes at a time."""
+    jobs = [(s, n) for s in SUBJECTS for n in names if s != OFF or n == "product"]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        counted = pool.map(lambda job: instructions(folder, *job, product_path, count), jobs)
+        return dict(zip(jobs, counted, strict=True))
+
+
 def profile_subject(args) -> None:
     """In a process of its own (one app per process): profile the requests, write each profile and CPU time."""
     folder = Path(args.folder)
@@ -151,13 +224,21 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="runs of each subject, in turn (default 3)")
     parser.add_argument("--top", type=int, default=0, help="also print each profile's N costliest functions")
     parser.add_argument("--only", choices=REQUESTS, action="append", help="profile only these requests")
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also count instructions per request over N requests, with valgrind (try 100)",
+    )
     parser.add_argument("--subject", choices=SUBJECTS, help=argparse.SUPPRESS)
+    parser.add_argument("--count", choices=REQUESTS, help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("--product-path", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.only = args.only or list(REQUESTS)
     if args.subject:
-        return profile_subject(args)
+        return count_subject(args) if args.count else profile_subject(args)
 
     from bench.plain_shop import create_order_tables
     from tests.support.apps import build_schema
@@ -174,9 +255,19 @@ def main():
         for round_number in range(args.rounds):  # the subjects in turn, so that each round sees the same load
             for subject in SUBJECTS if round_number % 2 == 0 else SUBJECTS[::-1]:
                 subprocess.run(
-                    [sys.executable, __file__, "--subject", subject, "--folder", str(folder), "--product-path",
-                     f"/product/{slug}", "--requests", str(args.requests),
-                     *(f"--only={name}" for name in args.only)],
+                    [
+                        sys.executable,
+                        __file__,
+                        "--subject",
+                        subject,
+                        "--folder",
+                        str(folder),
+                        "--product-path",
+                        f"/product/{slug}",
+                        "--requests",
+                        str(args.requests),
+                        *(f"--only={name}" for name in args.only),
+                    ],
                     check=True,
                     env={**os.environ, "FLASK_LOG_LEVEL": "WARNING"},
                 )
@@ -187,6 +278,9 @@ def main():
             for n in args.only
             if (folder / f"{s}-{n}.prof").exists()
         }
+        counted = (
+            count_instructions(folder, args.only, f"/product/{slug}", args.instructions) if args.instructions else {}
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -195,8 +289,10 @@ def main():
         mine = [r[name] for r in cpu[subject]]
         theirs = [r[name] for r in cpu[other]]
         ratios = [a / b for a, b in zip(mine, theirs, strict=True)]
-        return (f"{median(mine) * 1e3:.2f} ms | {median(theirs) * 1e3:.2f} ms | **{median(ratios):.2f}** "
-                f"({min(ratios):.2f}–{max(ratios):.2f})")
+        return (
+            f"{median(mine) * 1e3:.2f} ms | {median(theirs) * 1e3:.2f} ms | **{median(ratios):.2f}** "
+            f"({min(ratios):.2f}–{max(ratios):.2f})"
+        )
 
     print(f"\nPer request, over {args.requests} of each, in-process through the test client (SQLite); CPU time")
     print(f"as the median of {args.rounds} rounds, the ratio as the median of the rounds' ratios (min–max):\n")
@@ -205,11 +301,28 @@ def main():
     for name in args.only:
         shop_calls = stats["webshop", name].total_calls / args.requests
         plain_calls = stats["plain shop", name].total_calls / args.requests
-        print(f"| {name} | {shop_calls:,.0f} | {plain_calls:,.0f} | {shop_calls / plain_calls:.2f} "
-              f"| {compared('webshop', 'plain shop', name)} |")
+        print(
+            f"| {name} | {shop_calls:,.0f} | {plain_calls:,.0f} | {shop_calls / plain_calls:.2f} "
+            f"| {compared('webshop', 'plain shop', name)} |"
+        )
     if ("webshop", "product") in stats:
-        print(f"| product, recording on / off | {stats['webshop', 'product'].total_calls / args.requests:,.0f} "
-              f"| {stats[OFF, 'product'].total_calls / args.requests:,.0f} | | {compared('webshop', OFF, 'product')} |")
+        print(
+            f"| product, recording on / off | {stats['webshop', 'product'].total_calls / args.requests:,.0f} "
+            f"| {stats[OFF, 'product'].total_calls / args.requests:,.0f} | | {compared('webshop', OFF, 'product')} |"
+        )
+    if counted:
+        print(
+            f"\nInstructions per request, counted by callgrind over {args.instructions} requests of each "
+            "(nearly the same whatever the machine's load):\n"
+        )
+        print("| request | webshop | plain shop | ratio |")
+        print("|---|---|---|---|")
+        for name in args.only:
+            shop, plain = counted["webshop", name], counted["plain shop", name]
+            print(f"| {name} | {shop / 1e6:.2f} M | {plain / 1e6:.2f} M | **{shop / plain:.2f}** |")
+        if ("webshop", "product") in counted:
+            on, off = counted["webshop", "product"], counted[OFF, "product"]
+            print(f"| product, recording on / off | {on / 1e6:.2f} M | {off / 1e6:.2f} M (off) | **{on / off:.2f}** |")
     if args.top:
         for name in args.only:
             print(f"\n## webshop, {name}\n")
