@@ -45,3 +45,41 @@ def test_a_second_app_renders_pages_from_the_code_the_first_compiled(database, i
     assert "privacy/policy.html" in compiled_first
     assert compiled_second == []
     assert second.get_data(as_text=True).count("<h2") == first.get_data(as_text=True).count("<h2") > 3
+
+
+# Links built once per worker (linked_url): each request still gets its own addresses.
+
+
+def test_the_same_page_under_another_path_prefix_links_under_that_prefix(client):
+    assert 'href="/privacy"' in client.get("/").get_data(as_text=True)
+    behind_prefix = client.get("/", environ_overrides={"SCRIPT_NAME": "/shop"}).get_data(as_text=True)
+    assert 'href="/shop/privacy"' in behind_prefix and 'href="/privacy"' not in behind_prefix
+    assert 'href="/shop/static/shop.css"' in behind_prefix
+    assert 'href="/shop/privacy"' not in client.get("/").get_data(as_text=True)
+
+
+def test_a_category_given_a_new_slug_is_linked_at_its_new_address(app, client):
+    from webshop.db import db
+    from webshop.models import Category
+
+    assert 'href="/category/audio"' in client.get("/product/hush-anc").get_data(as_text=True)
+    with app.app_context():
+        db.session.execute(db.update(Category).where(Category.slug == "audio").values(slug="sound"))
+        db.session.commit()
+    page = client.get("/product/hush-anc").get_data(as_text=True)
+    assert 'href="/category/sound"' in page and 'href="/category/audio"' not in page
+    assert client.get("/category/sound").status_code == 200
+
+
+def test_a_link_carrying_a_token_is_built_for_its_request_and_not_kept(app):
+    from flask import render_template_string
+
+    token = "Tk-0123456789abcdefghijklmnopqrstuv"
+    with app.test_request_context("/"):
+        page = render_template_string(
+            "{{ url_for('newsletter.preferences', token=token) }} {{ url_for('privacy.policy') }}", token=token
+        )
+    assert f"/newsletter/preferences/{token}" in page and "/privacy" in page
+    kept = app.extensions["webshop.links"]
+    assert ("", "privacy.policy") in kept
+    assert not any(token in repr(key) or token in url for key, url in kept.items())

@@ -1,4 +1,5 @@
-"""The template environment: the filters of ``webshop/text.py``, and templates compiled once per process.
+"""The template environment: the filters of ``webshop/text.py``, templates compiled once per process,
+and the links of a page built once per worker.
 
 Jinja compiles a template the first time an environment loads it, and every
 app has its own environment. A process that builds many apps (the test
@@ -8,14 +9,32 @@ environment loading a template another app already compiled reads that code,
 and Jinja compiles afresh whenever the source differs from the one the code
 was made from (the bucket's checksum), so an edited template is never served
 stale.
+
+Every page links the same two dozen addresses (the header, the nav, the
+footer), and werkzeug builds each one anew on every request: templates use
+:func:`linked_url`, which keeps each address it built for the rest of the
+worker's life. An address is the same for every request with the same path
+prefix (``SCRIPT_NAME``, which ``X-Forwarded-Prefix`` sets behind a trusted
+proxy), so the prefix is part of what it is kept under; the URL map never
+changes once the app serves. Only links to what everyone sees are kept: no
+values, or only a static file's name, an anchor and a catalogue slug. A link
+carrying anything of a person's (a token, a receipt or visitor id, a page
+number from the query) is built each time, so nothing of theirs outlives the
+request in the worker's memory; so are absolute addresses (for mail) and the
+links of pages rendered outside a request.
 """
 
 import threading
 
+from flask import current_app, request, url_for
+from flask.globals import request_ctx
 from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
 
 from . import text
+
+LINKS_KEPT = 4096  # addresses a worker keeps; beyond it (a very large catalogue) the rest are built each time
+PUBLIC_VALUES = frozenset({"filename", "_anchor", "slug"})  # what a kept link may carry
 
 
 class ProcessBytecodeCache(BytecodeCache):
@@ -42,7 +61,26 @@ class ProcessBytecodeCache(BytecodeCache):
 COMPILED = ProcessBytecodeCache()
 
 
+def linked_url(endpoint: str, **values) -> str:
+    """``url_for(endpoint, **values)``, built once per worker for each path prefix."""
+    if not request_ctx or endpoint[:1] == "." or not PUBLIC_VALUES.issuperset(values):
+        return url_for(endpoint, **values)
+    key = (request.script_root, endpoint, *sorted(values.items()))
+    links = current_app.extensions["webshop.links"]
+    try:
+        found = links.get(key)
+    except TypeError:  # a value that cannot be a key: built each time
+        return url_for(endpoint, **values)
+    if found is None:
+        found = url_for(endpoint, **values)
+        if len(links) < LINKS_KEPT:
+            links[key] = found
+    return found
+
+
 def init_app(app):
+    app.extensions["webshop.links"] = {}
+    app.jinja_env.globals["url_for"] = linked_url
     app.jinja_env.bytecode_cache = COMPILED
     app.jinja_env.filters["plural"] = text.plural
     app.jinja_env.filters["units_together"] = text.units_together
