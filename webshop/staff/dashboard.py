@@ -15,8 +15,8 @@ from flask import render_template, request
 from sqlalchemy import func
 
 from ..db import db
-from ..models import ConsentDecision, Order, Submission, utcnow
-from ..stats import OptOuts, count_if, opt_outs_by_kind, percent
+from ..models import ConsentDecision, Order, utcnow
+from ..stats import OptOuts, count_if, opt_outs_between, percent
 from ..submissions import FORM_KINDS
 from ..visits.daily import DEFAULT_DAYS, period_figures
 from .auth import bp
@@ -120,7 +120,7 @@ class FormRates(OptOuts):
 
 def opt_out_rates(period: Period) -> list[FormRates]:
     """Per form, every form first: how many submissions in ``period``, and the share with each opt-out box ticked."""
-    found = opt_outs_by_kind(Submission.created_at >= period.start_at, Submission.created_at < period.end_before)
+    found = opt_outs_between(period.start, period.end)
     kinds = list(FORM_KINDS) + sorted(set(found) - set(FORM_KINDS))
     labels = {kind: form.service for kind, form in FORM_KINDS.items()}
     return [FormRates(**asdict(found.get(kind, OptOuts(kind))), label=labels.get(kind, kind)) for kind in kinds]
