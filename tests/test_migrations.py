@@ -76,7 +76,9 @@ def test_models_and_migrations_describe_the_same_schema(database, request, tmp_p
     assert differences == []
 
 
-def test_the_dashboards_day_tallies_are_filled_from_the_submissions_held(database, request, tmp_path):
+def test_the_dashboards_day_tallies_are_filled_from_the_submissions_and_the_spans_counted_again(
+    database, request, tmp_path
+):
     with empty_app(database, request, tmp_path):
         upgrade(directory=MIGRATIONS_DIR, revision="0015")
         for n, (created, kind, no_marketing, erased) in enumerate(
@@ -96,6 +98,9 @@ def test_the_dashboards_day_tallies_are_filled_from_the_submissions_held(databas
                 ),
                 {"id": f"r-{n}", "kind": kind, "created": created, "no_marketing": no_marketing, "erased": erased},
             )
+        db.session.execute(
+            text("INSERT INTO visit_span (first, last, visitors, ips) VALUES ('2026-11-01', '2026-11-29', 3, 2)")
+        )
         db.session.commit()
 
         upgrade(directory=MIGRATIONS_DIR, revision="head")
@@ -107,3 +112,4 @@ def test_the_dashboards_day_tallies_are_filled_from_the_submissions_held(databas
             ("2026-11-01", "survey", 2, 1, 0),
             ("2026-11-02", "survey", 1, 1, 0),
         ]
+        assert db.session.execute(text("SELECT count(*) FROM visit_span")).scalar_one() == 0  # counted again

@@ -1,10 +1,13 @@
-"""the dashboard stays flat as the log grows: opt-outs per day and form
+"""the dashboard stays flat as the log grows: opt-outs per day and form, the span's domains, today archived by the hour
 
 - ``submission_day_tally``: per UTC day of ``created_at`` and form, the submissions held and each
   opt-out box's count, filled from the rows and kept by triggers on ``submission`` as
   ``submission_tally`` is (0014); on PostgreSQL its trigger fires after ``submission_tally``'s
   (triggers fire in the order of their names), so every transaction locks a form's tally before
-  that form's day tallies, the order erasure locks them in.
+  that form's day tallies, the order erasure locks them in;
+- ``visit_day.until``: set while a day is archived only up to that time (today, by the hour);
+- ``visit_span.domains``: the span's confirmed domains and their visits. The spans are deleted
+  first and counted again by the next ``flask visits archive`` (they are derived from the archive).
 
 Revision ID: 0017
 Revises: 0015
@@ -96,10 +99,18 @@ def upgrade():
     )
     for statement in triggers(dialect):
         op.execute(statement)
+    op.add_column("visit_day", sa.Column("until", sa.DateTime(), nullable=True))
+    op.execute("DELETE FROM visit_span")
+    with op.batch_alter_table("visit_span", recreate="always") as batch:  # how SQLite adds a NOT NULL column
+        batch.add_column(sa.Column("domains", sa.JSON(), nullable=False))
 
 
 def downgrade():
     dialect = op.get_bind().dialect.name
+    with op.batch_alter_table("visit_span") as batch:
+        batch.drop_column("domains")
+    with op.batch_alter_table("visit_day") as batch:
+        batch.drop_column("until")
     if dialect == "postgresql":
         op.execute("DROP TRIGGER submission_tally_zday ON submission")
         op.execute("DROP FUNCTION submission_day_tally_change()")
