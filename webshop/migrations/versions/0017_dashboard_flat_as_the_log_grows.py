@@ -16,6 +16,8 @@ Revises: 0015
 import sqlalchemy as sa
 from alembic import op
 
+from webshop.migrations import tally_triggers
+
 revision = "0017"
 down_revision = "0015"
 branch_labels = None
@@ -25,6 +27,8 @@ COUNTED = ("no_marketing", "no_share")
 DAY = {"sqlite": "date({row}.created_at)", "postgresql": "CAST({row}.created_at AS date)"}
 TRUE = {"sqlite": "1", "postgresql": "true"}
 CHANGED = "kind, created_at, erased_at, no_marketing, no_share"
+# On PostgreSQL, named to fire after submission_tally's trigger (see above).
+TRIGGER = "submission_tally_zday"
 
 
 def counted(row: str, dialect: str) -> dict[str, str]:
@@ -32,51 +36,18 @@ def counted(row: str, dialect: str) -> dict[str, str]:
     return {c: f"CASE WHEN {row}.{c} IS {TRUE[dialect]} THEN 1 ELSE 0 END" for c in COUNTED}
 
 
-def add(row: str, dialect: str) -> str:
-    values = counted(row, dialect)
-    return (
-        f"INSERT INTO submission_day_tally (day, kind, held, {', '.join(COUNTED)})"
-        f" VALUES ({DAY[dialect].format(row=row)}, {row}.kind, 1, {', '.join(values[c] for c in COUNTED)})"
-        " ON CONFLICT (day, kind) DO UPDATE SET held = submission_day_tally.held + 1, "
-        + ", ".join(f"{c} = submission_day_tally.{c} + excluded.{c}" for c in COUNTED)
-    )
-
-
-def take_away(row: str, dialect: str) -> str:
-    values = counted(row, dialect)
-    return (
-        "UPDATE submission_day_tally SET held = held - 1, "
-        + ", ".join(f"{c} = {c} - {values[c]}" for c in COUNTED)
-        + f" WHERE day = {DAY[dialect].format(row=row)} AND kind = {row}.kind"
-    )
+def keys(row: str, dialect: str) -> dict[str, str]:
+    return {"day": DAY[dialect].format(row=row), "kind": f"{row}.kind"}
 
 
 def triggers(dialect: str) -> tuple[str, ...]:
-    if dialect == "postgresql":
-        return (
-            f"""CREATE FUNCTION submission_day_tally_change() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                IF TG_OP <> 'INSERT' THEN
-                    IF OLD.erased_at IS NULL THEN {take_away("OLD", dialect)}; END IF;
-                END IF;
-                IF TG_OP <> 'DELETE' THEN
-                    IF NEW.erased_at IS NULL THEN {add("NEW", dialect)}; END IF;
-                END IF;
-                RETURN NULL;
-            END $$""",
-            f"""CREATE TRIGGER submission_tally_zday
-            AFTER INSERT OR DELETE OR UPDATE OF {CHANGED} ON submission
-            FOR EACH ROW EXECUTE FUNCTION submission_day_tally_change()""",
-        )
-    return (
-        f"""CREATE TRIGGER submission_day_tally_insert AFTER INSERT ON submission WHEN NEW.erased_at IS NULL
-        BEGIN {add("NEW", dialect)}; END""",
-        f"""CREATE TRIGGER submission_day_tally_delete AFTER DELETE ON submission WHEN OLD.erased_at IS NULL
-        BEGIN {take_away("OLD", dialect)}; END""",
-        f"""CREATE TRIGGER submission_day_tally_update_old AFTER UPDATE OF {CHANGED} ON submission
-        WHEN OLD.erased_at IS NULL BEGIN {take_away("OLD", dialect)}; END""",
-        f"""CREATE TRIGGER submission_day_tally_update_new AFTER UPDATE OF {CHANGED} ON submission
-        WHEN NEW.erased_at IS NULL BEGIN {add("NEW", dialect)}; END""",
+    return tally_triggers.triggers(
+        dialect,
+        "submission_day_tally",
+        TRIGGER,
+        CHANGED,
+        lambda row: tally_triggers.add("submission_day_tally", keys(row, dialect), counted(row, dialect)),
+        lambda row: tally_triggers.take_away("submission_day_tally", keys(row, dialect), counted(row, dialect)),
     )
 
 
@@ -111,10 +82,6 @@ def downgrade():
         batch.drop_column("domains")
     with op.batch_alter_table("visit_day") as batch:
         batch.drop_column("until")
-    if dialect == "postgresql":
-        op.execute("DROP TRIGGER submission_tally_zday ON submission")
-        op.execute("DROP FUNCTION submission_day_tally_change()")
-    else:
-        for name in ("insert", "delete", "update_old", "update_new"):
-            op.execute(f"DROP TRIGGER submission_day_tally_{name}")
+    for statement in tally_triggers.dropped(dialect, "submission_day_tally", TRIGGER):
+        op.execute(statement)
     op.drop_table("submission_day_tally")
