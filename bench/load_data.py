@@ -22,8 +22,8 @@ PostgreSQL (psycopg 3). The spread is meant to look like a shop's:
 
 Once loaded, every finished day is archived into the dashboard's daily
 figures with ``flask visits archive``, as an operator's nightly job (the
-purge, or the archive command alone) leaves a shop's database; today stays
-in the visits only. ``--no-archive`` leaves the archive empty.
+purge, or the archive command alone) leaves a shop's database, and today up to
+the start of the hour. ``--no-archive`` leaves the archive empty.
 
 The apps that serve the database must use the instance folder it was built
 with (``--instance``): the database records the fingerprints of the keys

@@ -2,9 +2,10 @@
 
 One run builds two SQLite databases with bench/load_data.py, 10,000 and
 1,000,000 visit rows (1,000 and 100,000 submissions, in proportion), each
-with its finished days archived by ``flask visits archive`` as an operator's
-nightly job leaves them (the dashboard reads those from the daily figures and
-today from the visits), and prints for each measurement the figure at both sizes and their ratio
+with its finished days, and today up to the start of the hour, archived by
+``flask visits archive`` (the dashboard reads those from the daily figures, the
+rest of today from the visits, and archives today's next hour itself on the
+first view of it: the warm-up request), and prints for each measurement the figure at both sizes and their ratio
 against the goal:
 
 - ``pages``: in-process through the Flask test client, the median time of

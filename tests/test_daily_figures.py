@@ -135,7 +135,8 @@ def test_archived_days_show_the_same_figures_as_their_visits(app, client, runner
     assert per_day(live)[day(2).date().isoformat()] == ["4", "3", "3"]
 
     assert "Archived the figures of " in archive(runner)
-    assert len(archived_days(app)) == 40  # every finished day since the oldest visit; today stays live
+    finished = [d for d in archived_days(app) if d < utcnow().date()]
+    assert len(finished) == 40  # every finished day since the oldest visit; today is archived by the hour
     with app.app_context():  # the default period's finished days, counted once for the distinct figures
         assert [(s.visitors, s.ips) for s in db.session.scalars(select(VisitSpan))] == [(3, 4)]
     assert dashboard(client) == live
@@ -209,8 +210,8 @@ def test_a_visit_stored_while_its_day_is_being_archived_is_counted(app, client, 
     counted, go = threading.Event(), threading.Event()
     count_day = daily.DayFigures.counted
 
-    def counted_then_wait(on):
-        figures = count_day(on)
+    def counted_then_wait(on, until=None):
+        figures = count_day(on, until)
         counted.set()
         go.wait(10)
         return figures
@@ -236,10 +237,13 @@ def test_a_visit_stored_while_its_day_is_being_archived_is_counted(app, client, 
 
 
 @pytest.mark.parametrize("how", ["erase the address", "forget the browser"])
+@pytest.mark.parametrize("hour", [None, 0], ids=["now", "before today is archived"])
 def test_an_erased_visitor_leaves_every_figure_of_archived_days_and_every_archive_table(
-    app, client, runner, database, several_days, how
+    app, client, runner, database, monkeypatch, several_days, how, hour
 ):
     signed_in(app, client)
+    if hour is not None:  # only finished days archived: the span of the default period holds their figures
+        pin_clock(monkeypatch, hour, 3)
     archive(runner)
     before = dashboard(client)
     with app.test_request_context():
@@ -325,3 +329,117 @@ def test_archiving_a_day_again_changes_nothing(app, client, runner, several_days
     with app.app_context():
         staff = select(VisitDayVisitor).where(VisitDayVisitor.visitor_id == "staff-browser")
         assert db.session.scalars(staff).all() == []  # staff pages are not shop visits, in the archive as live
+
+
+def pin_clock(monkeypatch, hour: int, minute: int = 30) -> datetime:
+    """The archive's clock at ``hour``:``minute`` today; the dashboard's day stays today."""
+    now = day(0, hour).replace(minute=minute)
+    monkeypatch.setattr(daily, "utcnow", lambda: now)
+    return now
+
+
+@pytest.fixture
+def today_by_the_hour(app, several_days):
+    """Visits today before 15:00 and after it, from visitors and addresses seen on both sides and before."""
+    with app.app_context():
+        db.session.add_all(
+            [
+                visit(day(0, 9), "/", ip=B, visitor=OTHER, domain="kept.example.net", confirmed=True),
+                visit(day(0, 14).replace(minute=50), "/product/dash-cam", ip=D, visitor=GONE),
+                visit(day(0, 14).replace(minute=55), "/cart/add", method="POST", status=303, ip=A, visitor=KEPT),
+                visit(day(0, 15).replace(minute=10), "/", ip=B, visitor=OTHER),  # seen before 15:00 too
+                visit(day(0, 15).replace(minute=12), "/checkout", ip=D, visitor=GONE),
+                visit(day(0, 15).replace(minute=20), "/", ip="192.0.2.99", visitor="new-after-three"),
+            ]
+        )
+        db.session.commit()
+
+
+def today_archive(app):
+    with app.app_context():
+        return db.session.get(VisitDay, utcnow().date())
+
+
+def test_today_is_archived_up_to_the_hour_and_shows_what_its_visits_show(
+    app, client, runner, monkeypatch, today_by_the_hour
+):
+    signed_in(app, client)
+    pin_clock(monkeypatch, 0, 3)  # the first minutes of the day: today is counted from its visits alone
+    archive(runner)
+    live = dashboard(client)
+    assert today_archive(app) is None
+    assert per_day(live)[day(0).date().isoformat()] == ["8", "4", "4"]
+
+    pin_clock(monkeypatch, 15, 30)
+    assert dashboard(client) == live  # archived up to 15:00 by this view; the rest counted live
+    archived = today_archive(app)
+    assert archived.until == day(0, 15) and (archived.visits, archived.visitors, archived.ips) == (3, 3, 3)
+    with app.app_context():
+        assert db.session.scalar(select(VisitSpan.last)) == day(0).date()
+    pin_clock(monkeypatch, 15, 50)
+    assert dashboard(client) == live and today_archive(app).archived_at == archived.archived_at  # not again
+
+    pin_clock(monkeypatch, 16, 4)  # within the settling minutes of 16:00: still up to 15:00
+    assert dashboard(client) == live and today_archive(app).until == day(0, 15)
+    pin_clock(monkeypatch, 16, 6)
+    assert dashboard(client) == live and today_archive(app).until == day(0, 16)
+    drop_archive(app)
+    assert dashboard(client) == live  # what the visits alone come to
+
+
+def test_a_visit_stored_late_for_an_hour_already_archived_today_is_counted(app, client, monkeypatch, today_by_the_hour):
+    signed_in(app, client)
+    pin_clock(monkeypatch, 15, 30)
+    before = dashboard(client)
+    assert today_archive(app).until == day(0, 15)
+
+    store_rows(app, [late_visit(day(0, 15).replace(minute=25))])  # after 15:00: live, the archive stands
+    assert today_archive(app).until == day(0, 15)
+    after_three = dashboard(client)
+    assert int(after_three["total-visits"]) == int(before["total-visits"]) + 1
+
+    store_rows(app, [late_visit(day(0, 14).replace(minute=59))])  # before 15:00: the archive no longer holds
+    late = dashboard(client)  # archived again by this view, with the late visit
+    assert int(late["total-visits"]) == int(before["total-visits"]) + 2
+    assert per_day(late)[day(0).date().isoformat()][0] == str(int(per_day(before)[day(0).date().isoformat()][0]) + 2)
+    assert today_archive(app).visits == 4
+    drop_archive(app)
+    assert dashboard(client) == late
+
+
+def test_an_erased_visitor_leaves_todays_figures_archived_up_to_the_hour(app, client, monkeypatch, today_by_the_hour):
+    signed_in(app, client)
+    pin_clock(monkeypatch, 15, 30)
+    before = dashboard(client)
+    assert today_archive(app).until == day(0, 15)
+    with app.test_request_context():
+        assert forget_browser(GONE).visits == 8
+    after = dashboard(client)
+    assert int(after["total-visits"]) == int(before["total-visits"]) - 8
+    assert per_day(after)[day(0).date().isoformat()] == ["5", "3", "3"]
+    drop_archive(app)
+    assert dashboard(client) == after
+
+
+def test_a_domain_outside_the_spans_top_ten_that_todays_visits_lift_into_it_is_shown(
+    app, client, runner, monkeypatch, several_days
+):
+    """The default period's domains are read from its span's top and its figures for today's domains."""
+    signed_in(app, client)
+    with app.app_context():
+        for n in range(12):  # twelve domains on finished days, the last the least visited
+            for _ in range(14 - n):
+                db.session.add(visit(day(4 + n % 3), "/", ip=C, domain=f"d{n:02}.example.org", confirmed=True))
+        db.session.commit()
+    pin_clock(monkeypatch, 0, 3)
+    archive(runner)
+    before = dashboard(client)
+    assert ["d11.example.org", "3"] not in before["table-domains"]
+    with app.app_context():
+        for _ in range(12):
+            db.session.add(visit(utcnow(), "/", ip=C, domain="d11.example.org", confirmed=True))
+        db.session.commit()
+    after = dashboard(client)
+    assert after["table-domains"][0] == ["d11.example.org", "15"]
+    drop_archive(app)
+    assert dashboard(client) == after

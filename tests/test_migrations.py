@@ -74,3 +74,42 @@ def test_models_and_migrations_describe_the_same_schema(database, request, tmp_p
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             differences = compare_metadata(context, db.metadata)
     assert differences == []
+
+
+def test_the_dashboards_day_tallies_are_filled_from_the_submissions_and_the_spans_counted_again(
+    database, request, tmp_path
+):
+    with empty_app(database, request, tmp_path):
+        upgrade(directory=MIGRATIONS_DIR, revision="0015")
+        for n, (created, kind, no_marketing, erased) in enumerate(
+            [
+                ("2026-11-01 00:00:00", "survey", True, None),
+                ("2026-11-01 23:59:59", "survey", False, None),
+                ("2026-11-02 08:00:00", "survey", True, None),
+                ("2026-11-02 09:00:00", "order", True, "2026-11-03 00:00:00"),  # erased: not held
+            ]
+        ):
+            db.session.execute(
+                text(
+                    "INSERT INTO submission (receipt_id, kind, created_at, email, fields, no_marketing, no_share,"
+                    " blocking_signal, domain_confirmed, policy_version, erased_at)"
+                    " VALUES (:id, :kind, :created, 'a@example.org', '{}', :no_marketing, false, false, false,"
+                    " '2026-11', :erased)"
+                ),
+                {"id": f"r-{n}", "kind": kind, "created": created, "no_marketing": no_marketing, "erased": erased},
+            )
+        db.session.execute(
+            text("INSERT INTO visit_span (first, last, visitors, ips) VALUES ('2026-11-01', '2026-11-29', 3, 2)")
+        )
+        db.session.commit()
+
+        upgrade(directory=MIGRATIONS_DIR, revision="head")
+
+        tallies = db.session.execute(
+            text("SELECT day, kind, held, no_marketing, no_share FROM submission_day_tally ORDER BY day, kind")
+        ).all()
+        assert [(str(day)[:10], *rest) for day, *rest in tallies] == [
+            ("2026-11-01", "survey", 2, 1, 0),
+            ("2026-11-02", "survey", 1, 1, 0),
+        ]
+        assert db.session.execute(text("SELECT count(*) FROM visit_span")).scalar_one() == 0  # counted again

@@ -1,11 +1,12 @@
 """Figures the policy page and the dashboard both show: counting helpers and the opt-out rates."""
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import ColumnElement, case, func, select
 
 from .db import db
-from .models import Submission, SubmissionTally
+from .models import Submission, SubmissionDayTally, SubmissionTally
 
 
 def count_if(condition: ColumnElement[bool]):
@@ -59,6 +60,23 @@ def opt_outs_held() -> dict[str, OptOuts]:
     """
     rows = db.session.execute(
         select(SubmissionTally.kind, SubmissionTally.held, SubmissionTally.no_marketing, SubmissionTally.no_share)
+    ).all()
+    return {kind: OptOuts(kind, *counts) for kind, *counts in rows}
+
+
+def opt_outs_between(first: date, last: date) -> dict[str, OptOuts]:
+    """Per form kind, the submissions held that were made on the days ``first`` to ``last`` (UTC), and their
+    opt-outs: :func:`opt_outs_by_kind` over those days, added up from the per-day tallies the triggers keep."""
+    rows = db.session.execute(
+        select(
+            SubmissionDayTally.kind,
+            func.sum(SubmissionDayTally.held),
+            func.sum(SubmissionDayTally.no_marketing),
+            func.sum(SubmissionDayTally.no_share),
+        )
+        .where(SubmissionDayTally.day.between(first, last))
+        .group_by(SubmissionDayTally.kind)
+        .having(func.sum(SubmissionDayTally.held) > 0)
     ).all()
     return {kind: OptOuts(kind, *counts) for kind, *counts in rows}
 

@@ -85,6 +85,22 @@ class SubmissionTally(db.Model):
     with_address: Mapped[int] = mapped_column(default=0)
 
 
+class SubmissionDayTally(db.Model):
+    """Per UTC day of ``created_at`` and form, the submissions held (not erased) and how many ticked each box.
+
+    Kept by triggers on ``submission`` (migration 0017) as :class:`SubmissionTally` is, so the dashboard's
+    opt-out rates over a period add up a row per day and form instead of counting the period's submissions.
+    """
+
+    __tablename__ = "submission_day_tally"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    held: Mapped[int] = mapped_column(default=0)
+    no_marketing: Mapped[int] = mapped_column(default=0)
+    no_share: Mapped[int] = mapped_column(default=0)
+
+
 class EmailPreference(db.Model):
     """Choices an address made on "your data", going forward, for all its records.
 

@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Float, Index, Integer, SmallInteger, String
+from sqlalchemy import JSON, BigInteger, Float, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import db, utcnow
@@ -65,12 +65,14 @@ class RetiredVisitor(db.Model):
 
 
 class VisitDay(db.Model):
-    """The shop's visit figures of one finished UTC day, archived from its visits (see webshop/visits/daily.py).
+    """The shop's visit figures of one UTC day, archived from its visits (see webshop/visits/daily.py).
 
     ``visitors`` and ``ips`` are the day's distinct visitor ids and IP
     addresses, as numbers; the ids and addresses themselves, needed to count
     them over several days, are in :class:`VisitDayVisitor` and
-    :class:`VisitDayAddress` until the purge reaches the day.
+    :class:`VisitDayAddress` until the purge reaches the day. ``until`` is
+    set while the day is archived only up to that time (today, by the hour):
+    its later visits are counted from the visit log.
     """
 
     __tablename__ = "visit_day"
@@ -83,6 +85,7 @@ class VisitDay(db.Model):
     visitors: Mapped[int]
     ips: Mapped[int]
     archived_at: Mapped[datetime] = mapped_column(default=utcnow)
+    until: Mapped[datetime | None]
 
 
 class VisitDayPage(db.Model):
@@ -129,10 +132,11 @@ class VisitDayAddress(db.Model):
 
 
 class VisitSpan(db.Model):
-    """Distinct visitor ids and IP addresses over a run of archived days, counted when they were archived.
+    """Distinct visitor ids and IP addresses over a run of archived days, and their confirmed domains' visits,
+    counted when they were archived.
 
-    Deleted whenever the archived ids or addresses of any day change, so a
-    span present is always the count of what the archive holds for it.
+    Deleted whenever the archive of any day changes, so a span present is
+    always the count of what the archive holds for it.
     """
 
     __tablename__ = "visit_span"
@@ -141,3 +145,4 @@ class VisitSpan(db.Model):
     last: Mapped[date] = mapped_column(primary_key=True)
     visitors: Mapped[int]
     ips: Mapped[int]
+    domains: Mapped[dict] = mapped_column(JSON)

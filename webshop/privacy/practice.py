@@ -185,8 +185,8 @@ PRACTICES: dict[str, Practice] = {
             routes=("/", "/admin/", "/admin/notices"),
             code=(
                 *refs("webshop/staff/dashboard.py", "visit_figures", "opt_out_rates"),
-                *refs("webshop/visits/daily.py", "period_figures", "archive_day"),
-                *refs("webshop/stats.py", "opt_outs_by_kind"),
+                *refs("webshop/visits/daily.py", "period_figures", "archive_day", "archive_today"),
+                *refs("webshop/stats.py", "opt_outs_between"),
                 *refs("webshop/popular.py", "rank_products", "popular_now"),
                 *refs("webshop/rules.py", "notice_audience", "mail_audience", "chose_topic"),
                 *refs("webshop/staff/notices.py", "send_batch"),
@@ -196,6 +196,8 @@ PRACTICES: dict[str, Practice] = {
             tests=(
                 "tests/test_staff_dashboard.py::test_dashboard_numbers_match_the_hand_count",
                 "tests/test_daily_figures.py::test_archived_days_show_the_same_figures_as_their_visits",
+                "tests/test_daily_figures.py::test_today_is_archived_up_to_the_hour_and_shows_what_its_visits_show",
+                "tests/test_dashboard_opt_outs.py::test_the_opt_out_rates_of_a_period_follow_every_change_to_its_submissions",
                 "tests/test_staff_dashboard.py::test_popular_shelf_ranks_recent_product_visits_without_blocking_ones",
                 "tests/test_staff_notices.py::TestThroughSMTP::test_notice_reaches_exactly_the_allowed_subscribers_once",
                 "tests/test_newsletter_preferences.py::TestNotices::"

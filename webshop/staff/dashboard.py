@@ -4,8 +4,9 @@ Staff pages (paths under ``/admin``) are left out of the visit figures so
 the charts describe the shop, not its staff. "Top pages" counts only pages
 that were served (status 200) and names each by its route, never by text a
 visitor typed into the address: see :func:`webshop.visits.daily.page_label`.
-Finished days are read from the daily archive, today and any day not
-archived from the visits (:mod:`webshop.visits.daily`).
+Archived days are read from the daily archive, today up to the start of the
+hour too (archived on the first view of the hour), and the rest from the
+visits (:mod:`webshop.visits.daily`).
 """
 
 from dataclasses import asdict, dataclass
@@ -15,10 +16,10 @@ from flask import render_template, request
 from sqlalchemy import func
 
 from ..db import db
-from ..models import ConsentDecision, Order, Submission, utcnow
-from ..stats import OptOuts, count_if, opt_outs_by_kind, percent
+from ..models import ConsentDecision, Order, utcnow
+from ..stats import OptOuts, count_if, opt_outs_between, percent
 from ..submissions import FORM_KINDS
-from ..visits.daily import DEFAULT_DAYS, period_figures
+from ..visits.daily import DEFAULT_DAYS, archive_today, period_figures
 from .auth import bp
 from .charts import Series, bar_list, column_chart
 
@@ -89,7 +90,12 @@ def day_key(value) -> str:
 
 
 def visit_figures(period: Period) -> dict:
-    """The period's visit figures: archived days from the daily archive, the rest from the visits (see daily.py)."""
+    """The period's visit figures: archived days from the daily archive, the rest from the visits (see daily.py).
+
+    A period that reaches today or yesterday first brings their archive up to the hour, once an hour.
+    """
+    if period.end >= utcnow().date() - timedelta(days=1):
+        archive_today()
     found = period_figures(period.start, period.end, TOP_N)
     orders = db.session.execute(
         db.select(func.count())
@@ -120,7 +126,7 @@ class FormRates(OptOuts):
 
 def opt_out_rates(period: Period) -> list[FormRates]:
     """Per form, every form first: how many submissions in ``period``, and the share with each opt-out box ticked."""
-    found = opt_outs_by_kind(Submission.created_at >= period.start_at, Submission.created_at < period.end_before)
+    found = opt_outs_between(period.start, period.end)
     kinds = list(FORM_KINDS) + sorted(set(found) - set(FORM_KINDS))
     labels = {kind: form.service for kind, form in FORM_KINDS.items()}
     return [FormRates(**asdict(found.get(kind, OptOuts(kind))), label=labels.get(kind, kind)) for kind in kinds]

@@ -22,7 +22,7 @@ from ..db import db, utc_text
 from ..models import Submission, Subscription, Visit, utcnow
 from ..private_files import create_output
 from ..shorten import truncated_ip
-from .daily import archive_finished_days, count_default_span, forget_identities, shorten_addresses
+from .daily import archive_finished_days, archive_today, count_default_span, forget_identities, shorten_addresses
 from .redact import escape_log_item
 from .writer import flush, recover_orphans, spool_dir
 
@@ -104,13 +104,18 @@ def purge_command(older_than):
 @visits_group.command("archive")
 @with_appcontext
 def archive_command():
-    """Count every finished day not yet archived into the daily figures the staff dashboard reads.
+    """Count every finished day not yet archived into the daily figures the staff dashboard reads, and today
+    up to the start of the hour.
 
     A day already archived is left as it is, unless a visit was stored for it
-    since (then it is counted again). The purge runs this first.
+    since (then it is counted again). The purge runs this first, for the
+    finished days. The dashboard archives today itself when it is shown; run
+    hourly, this keeps today's archive current without it.
     """
     store_spooled_visits()
     report_archived(archive_finished_days())
+    if today := [day for day in archive_today() if day >= utcnow().date()]:
+        click.echo(f"Archived today's figures ({today[0]}) up to the start of the hour.")
 
 
 def report_archived(days: list) -> None:

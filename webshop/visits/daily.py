@@ -8,19 +8,22 @@ the period, so, as Matomo archives its reports, each finished UTC day is
 counted once (:func:`archive_day`, run by ``flask visits archive`` and by
 the purge before it deletes anything) into the ``visit_day`` tables, and
 :func:`period_figures` reads archived days from there and every other day
-(today, a day never archived) from the visits themselves. Distinct visitors
-and addresses over a period are counted over the union of the archived
-days' ids and addresses and the live visits' ones, so they stay exact.
+(a day never archived) from the visits themselves. Today is archived up to
+the start of the hour (:func:`archive_today`, run by the dashboard and by
+``flask visits archive``), as Matomo archives today, so only the visits since
+then are counted live. Distinct visitors and addresses over a period are
+counted over the union of the archived days' ids and addresses and the live
+visits' ones, so they stay exact.
 
 An archive stays true to the visit log:
 
-- a visit stored later for an archived day (a spool replayed after a crash,
-  a request that began before midnight) drops that day's archive
-  (:func:`drop_days`, called by the visit writer): the day is counted from
-  its visits until it is archived again;
+- a visit stored later for a time an archive already counted (a spool
+  replayed after a crash, a request that began before the hour) drops that
+  day's archive (:func:`drop_outdated`, called by the visit writer): the day
+  is counted from its visits until it is archived again;
 - erasing a visitor takes what its visits added out of the archived days
   they fell on and deletes its ids and addresses from the archive
-  (:func:`recounted`);
+  (:func:`recounted`); a day archived only partly is dropped instead;
 - the purge deletes the ids and addresses of every day it reaches and keeps
   the counts (:func:`forget_identities`), and shortens the archived addresses
   as it shortens the visits' (:func:`shorten_addresses`).
@@ -30,6 +33,7 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from itertools import islice
 
 from flask import current_app
 from sqlalchemy import and_, bindparam, delete, false, func, insert, not_, or_, select, tuple_, union, update
@@ -51,9 +55,13 @@ from ..shorten import truncated_ip
 from ..stats import count_if
 
 ARCHIVE_TABLES = (VisitDayPage, VisitDayDomain, VisitDayVisitor, VisitDayAddress, VisitDay)
-# The dashboard's default period, today and the days before it: its finished days' distinct visitor ids
-# and addresses are counted once, when they are archived (a VisitSpan), not at every view.
+# The dashboard's default period, today and the days before it: its archived days' distinct visitor ids
+# and addresses, and their domains' visits, are counted once, when they are archived (a VisitSpan).
 DEFAULT_DAYS = 30
+# Today is archived up to the start of an hour once the hour has been over this long: a visit of the
+# hour before that a writer was still storing when it ended is stored by then, or finds the archive
+# it must drop (a writer's transaction takes milliseconds, seconds when the database is busy).
+SETTLED = timedelta(minutes=5)
 # Archived addresses read and shortened per transaction by the purge.
 SHORTEN_BATCH = 2000
 
@@ -91,6 +99,10 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min)
 
 
+def hour_start(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
 def as_date(value) -> date:
     """SQLite answers date() with a string, PostgreSQL with a date."""
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
@@ -105,17 +117,17 @@ def shop_visits_between(start: datetime, end: datetime):
     return and_(Visit.time >= start, Visit.time < end, not_(Visit.path.startswith("/admin")))
 
 
-def shop_visits_on(days: Iterable[date]):
-    """The conditions for the shop's visits on ``days``, one time range per run of consecutive days."""
-    runs: list[list[date]] = []
-    for day in sorted(days):
-        if runs and runs[-1][1] + timedelta(days=1) == day:
-            runs[-1][1] = day
+def shop_visits_in(ranges: Iterable[tuple[datetime, datetime]]):
+    """The conditions for the shop's visits in the time ranges ``ranges``, sorted; adjacent ones joined."""
+    runs: list[list[datetime]] = []
+    for start, end in ranges:
+        if runs and runs[-1][1] == start:
+            runs[-1][1] = end
         else:
-            runs.append([day, day])
+            runs.append([start, end])
     if not runs:
         return false()
-    return or_(*(shop_visits_between(day_start(a), day_start(b + timedelta(days=1))) for a, b in runs))
+    return or_(*(shop_visits_between(start, end) for start, end in runs))
 
 
 def counted_totals(where) -> tuple[int, int, int, int]:
@@ -164,9 +176,9 @@ class DayFigures:
     ips: set[str] = field(default_factory=set)
 
     @classmethod
-    def counted(cls, day: date) -> "DayFigures":
-        """``day``'s figures counted from its visits."""
-        where = shop_visits_on([day])
+    def counted(cls, day: date, until: datetime | None = None) -> "DayFigures":
+        """``day``'s figures counted from its visits, or from those before ``until``."""
+        where = shop_visits_in([(day_start(day), until or day_start(day + timedelta(days=1)))])
         visits, blocking, cart_adds, checkout_views = counted_totals(where)
         return cls(
             visits,
@@ -214,19 +226,36 @@ def drop_days(conn, days: Iterable[date]) -> None:
     conn.execute(delete(VisitSpan.__table__))
 
 
-def finished_days(rows: list[dict]) -> set[date]:
-    """The finished UTC days among the times of ``rows``: one comparison for a batch of today's visits."""
-    today = day_start(utcnow().date())
-    if not rows or min(row["time"] for row in rows) >= today:
-        return set()
-    return {row["time"].date() for row in rows if row["time"] < today}
+def late_visits(rows: list[dict]) -> dict[date, datetime]:
+    """Per day, the earliest time among ``rows`` before the start of the current hour, which an archive may
+    have counted past already: one comparison for a batch of this hour's visits."""
+    hour = hour_start(utcnow())
+    if not rows or min(row["time"] for row in rows) >= hour:
+        return {}
+    earliest: dict[date, datetime] = {}
+    for row in rows:
+        if row["time"] < hour:
+            day = row["time"].date()
+            earliest[day] = min(earliest.get(day, row["time"]), row["time"])
+    return earliest
 
 
-def archive_day(day: date) -> DayFigures:
-    """Count ``day`` from its visits into the archive, replacing whatever was there, in one transaction."""
+def drop_outdated(conn, earliest: dict[date, datetime]) -> None:
+    """On ``conn`` (the caller's transaction), drop the archive of every day of ``earliest`` that counted its
+    visits past the earliest of its late ones: a day archived whole, or up to a later time."""
+    hold_archive(conn)
+    archived = conn.execute(select(VisitDay.day, VisitDay.until).where(VisitDay.day.in_(sorted(earliest)))).all()
+    outdated = [day for day, until in archived if until is None or earliest[as_date(day)] < until]
+    if outdated:
+        drop_days(conn, outdated)
+
+
+def archive_day(day: date, until: datetime | None = None) -> DayFigures:
+    """Count ``day`` from its visits (those before ``until``, if given) into the archive, replacing whatever was
+    there, in one transaction."""
     # Deleting first takes SQLite's write lock: a visit stored for the day meanwhile waits, then drops this archive.
     drop_days(db.session.connection(), [day])
-    figures = DayFigures.counted(day)
+    figures = DayFigures.counted(day, until)
     db.session.add(
         VisitDay(
             day=day,
@@ -237,6 +266,7 @@ def archive_day(day: date) -> DayFigures:
             visitors=len(figures.visitor_ids),
             ips=len(figures.ips),
             archived_at=utcnow(),
+            until=until,
         )
     )
     db.session.flush()
@@ -259,7 +289,7 @@ def archive_finished_days() -> list[date]:
     if oldest is None:
         return []
     yesterday = utcnow().date() - timedelta(days=1)
-    done = set(db.session.scalars(select(VisitDay.day).where(VisitDay.day >= oldest.date())))
+    done = set(db.session.scalars(select(VisitDay.day).where(VisitDay.day >= oldest.date(), VisitDay.until.is_(None))))
     days = [day for day in days_between(oldest.date(), yesterday) if day not in done]
     for day in days:
         archive_day(day)
@@ -267,20 +297,59 @@ def archive_finished_days() -> list[date]:
     return days
 
 
+def archive_today() -> list[date]:
+    """Archive today up to the start of the hour, and yesterday whole if it was archived only partly; the days.
+
+    As Matomo archives today (``time_before_today_archive_considered_outdated``), so that only the visits
+    of the current hour (and the settling minutes after it began) are counted live. Nothing is written when
+    the archive is up to date already.
+    """
+    horizon = hour_start(utcnow() - SETTLED)
+    today, yesterday = horizon.date(), horizon.date() - timedelta(days=1)
+    until = {
+        as_date(day): until
+        for day, until in db.session.execute(select(VisitDay.day, VisitDay.until).where(VisitDay.day >= yesterday))
+    }
+    days = []
+    if until.get(yesterday) is not None:
+        archive_day(yesterday)
+        days.append(yesterday)
+    if horizon > day_start(today) and (today not in until or until[today] is not None and until[today] < horizon):
+        archive_day(today, horizon)
+        days.append(today)
+    if days:
+        count_default_span()
+    return days
+
+
 def count_default_span() -> None:
-    """Count the distinct visitor ids and addresses of the default period's finished days, if all are archived."""
+    """Count the distinct visitor ids and addresses, and the domains' visits, of the default period's archived
+    days (its finished days, and today's archive if there is one), once each of its finished days is archived."""
     hold_archive(db.session.connection())
-    last = utcnow().date() - timedelta(days=1)
-    first = last - timedelta(days=DEFAULT_DAYS - 2)
-    held = db.session.scalar(select(func.count()).select_from(VisitDay).where(VisitDay.day.between(first, last)))
-    if held != DEFAULT_DAYS - 1 or db.session.get(VisitSpan, (first, last)):
+    today = utcnow().date()
+    first = today - timedelta(days=DEFAULT_DAYS - 1)
+    held = set(db.session.scalars(select(VisitDay.day).where(VisitDay.day.between(first, today))))
+    last = today if today in held else today - timedelta(days=1)
+    if len(held) != (last - first).days + 1 or db.session.get(VisitSpan, (first, last)):
         return
     visitors, ips = (
         db.session.scalar(select(func.count(column.distinct())).where(model.day.between(first, last)))
         for model, column in ((VisitDayVisitor, VisitDayVisitor.visitor_id), (VisitDayAddress, VisitDayAddress.ip))
     )
-    db.session.add(VisitSpan(first=first, last=last, visitors=visitors, ips=ips))
+    domains = dict(ranked(summed_domains(first, last)))  # in rank order: the dashboard reads the top of it
+    db.session.add(VisitSpan(first=first, last=last, visitors=visitors, ips=ips, domains=domains))
     db.session.commit()
+
+
+def summed_domains(first: date, last: date) -> dict[str, int]:
+    """The archived visits per confirmed domain of the days ``first`` to ``last``."""
+    return dict(
+        db.session.execute(
+            select(VisitDayDomain.domain, func.sum(VisitDayDomain.visits))
+            .where(VisitDayDomain.day.between(first, last))
+            .group_by(VisitDayDomain.domain)
+        ).all()
+    )
 
 
 def added_by(visitor_ids: list[str]) -> dict[date, DayFigures]:
@@ -332,7 +401,7 @@ def recounted(visitor_ids: Iterable[str]):
     an address leaves a day unless another of the day's visits still carries it after the deletion.
     """
     ids = sorted(visitor_ids)
-    hold_archive(db.session.connection())
+    drop_partial(db.session.connection())
     added = added_by(ids)
     yield
     their_ips = sorted(set().union(*(figures.ips for figures in added.values())))
@@ -345,6 +414,17 @@ def recounted(visitor_ids: Iterable[str]):
     gone = {d: {ip for ip in figures.ips if (d, ip) not in kept} for d, figures in added.items()}
     take_away(added, gone)
     db.session.execute(delete(VisitDayVisitor).where(VisitDayVisitor.visitor_id.in_(ids)))
+
+
+def drop_partial(conn, through: date | None = None) -> None:
+    """Drop every archive of a day counted only partly (up to ``through``, if given), in the caller's transaction:
+    such a day is counted from its visits until it is archived again, which costs at most a day's visits."""
+    hold_archive(conn)
+    partial = select(VisitDay.day).where(VisitDay.until.is_not(None))
+    if through is not None:
+        partial = partial.where(VisitDay.day <= through)
+    if days := conn.execute(partial).scalars().all():
+        drop_days(conn, days)
 
 
 def take_away(added: dict[date, DayFigures], gone_ips: dict[date, set[str]]) -> None:
@@ -402,8 +482,9 @@ def take_away(added: dict[date, DayFigures], gone_ips: dict[date, set[str]]) -> 
 def forget_identities(cutoff: datetime) -> int:
     """Delete the archived visitor ids and addresses of every day with a visit before ``cutoff``; how many.
 
-    The counts stay: they name nobody.
+    The counts stay: they name nobody. A day archived only partly is dropped: its visits left are counted.
     """
+    drop_partial(db.session.connection(), cutoff.date())
     deleted = 0
     for model in (VisitDayVisitor, VisitDayAddress):
         deleted += db.session.execute(delete(model).where(model.day <= cutoff.date())).rowcount
@@ -469,8 +550,23 @@ class PeriodFigures:
     pages: list[tuple[str, int]]
 
 
+def ranked(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """Most first, and by name among equals, as "top" lists show them."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
 def top(counts: dict[str, int], n: int) -> list[tuple[str, int]]:
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n]
+    return ranked(counts)[:n]
+
+
+def top_with_span(live: dict[str, int], span: dict[str, int], n: int) -> list[tuple[str, int]]:
+    """The top ``n`` of ``live`` and ``span`` (in rank order) added up, reading only the top of the span.
+
+    A name with no live visits that is not among the span's first ``n`` stays behind all of those, whose
+    totals only grow: so those ``n`` and the live names, with what the span holds for them, decide it.
+    """
+    leaders = dict(islice(span.items(), n))
+    return top(merged(live, leaders | {name: span.get(name, 0) for name in live}), n)
 
 
 def merged(*counts: dict[str, int]) -> dict[str, int]:
@@ -481,44 +577,61 @@ def merged(*counts: dict[str, int]) -> dict[str, int]:
     return total
 
 
-def distinct_counts(first: date, last: date, archived: list[date], live) -> tuple[int, int]:
+def unseen(live, model, column, first: date, last: date) -> int:
+    """How many distinct values of ``column`` among the live visits ``live`` the archive of the days ``first`` to
+    ``last`` has not seen: a look-up in its index per live value."""
+    archived_column = getattr(model, column.key)
+    seen = select(model.day).where(archived_column == column, model.day.between(first, last))
+    return db.session.scalar(select(func.count(column.distinct())).where(live, column.is_not(None), ~seen.exists()))
+
+
+IDENTITIES = ((VisitDayVisitor, Visit.visitor_id), (VisitDayAddress, Visit.ip))
+
+
+def distinct_counts(first: date, last: date, span: VisitSpan | None, live) -> tuple[int, int]:
     """Distinct visitor ids and addresses of the days ``first`` to ``last``: over the union of the archived days'
     and the live visits' ones, or, when the archived days are a span counted at archive time, that count and
     the live ones the span has not seen."""
-    span = None
-    if archived and (archived[-1] - archived[0]).days + 1 == len(archived):
-        span = db.session.get(VisitSpan, (archived[0], archived[-1]))
+    if span is not None:
+        visitors, ips = (unseen(live, *identity, span.first, span.last) for identity in IDENTITIES)
+        return span.visitors + visitors, span.ips + ips
     counts = []
-    for model, column, span_count in (
-        (VisitDayVisitor, Visit.visitor_id, span and span.visitors),
-        (VisitDayAddress, Visit.ip, span and span.ips),
-    ):
-        archived_column = getattr(model, column.key)
-        if span is None:
-            either = union(
-                select(column).where(live, column.is_not(None)),
-                select(archived_column).where(model.day.between(first, last)),
-            ).subquery()
-            counts.append(db.session.execute(select(func.count()).select_from(either)).scalar_one())
-            continue
-        seen = select(model.day).where(archived_column == column, model.day.between(span.first, span.last))
-        new = db.session.scalar(select(func.count(column.distinct())).where(live, column.is_not(None), ~seen.exists()))
-        counts.append(span_count + new)
+    for model, column in IDENTITIES:
+        either = union(
+            select(column).where(live, column.is_not(None)),
+            select(getattr(model, column.key)).where(model.day.between(first, last)),
+        ).subquery()
+        counts.append(db.session.execute(select(func.count()).select_from(either)).scalar_one())
     return counts[0], counts[1]
 
 
+def live_ranges(first: date, last: date, archived: dict[date, VisitDay]) -> list[tuple[datetime, datetime]]:
+    """The times of the days ``first`` to ``last`` the archive does not count: a day not archived whole, from
+    where its archive stops (its start, if it has none) to its end."""
+    ranges = []
+    for day in days_between(first, last):
+        row = archived.get(day)
+        if row is None or row.until is not None:
+            ranges.append((row.until if row else day_start(day), day_start(day + timedelta(days=1))))
+    return ranges
+
+
 def period_figures(first: date, last: date, top_n: int) -> PeriodFigures:
-    """The figures of the days ``first`` to ``last``: archived days from the archive, the others from their visits."""
+    """The figures of the days ``first`` to ``last``: what the archive counted from the archive, the other
+    visits (days not archived, and today since the hour its archive stops at) from the visit log."""
     execute = db.session.execute
     archived = {row.day: row for row in db.session.scalars(select(VisitDay).where(VisitDay.day.between(first, last)))}
-    live = shop_visits_on(day for day in days_between(first, last) if day not in archived)
+    live = shop_visits_in(live_ranges(first, last, archived))
+    span = None
+    if archived and (max(archived) - min(archived)).days + 1 == len(archived):
+        span = db.session.get(VisitSpan, (min(archived), max(archived)))
 
     visits, blocking, cart_adds, checkout_views = counted_totals(live)
     for row in archived.values():
         visits, blocking = visits + row.visits, blocking + row.blocking
         cart_adds, checkout_views = cart_adds + row.cart_adds, checkout_views + row.checkout_views
 
-    visitors, addresses = distinct_counts(first, last, sorted(archived), live)
+    visitors, addresses = distinct_counts(first, last, span, live)
 
     day = func.date(Visit.time)
     per_day = {
@@ -529,16 +642,20 @@ def period_figures(first: date, last: date, top_n: int) -> PeriodFigures:
             .group_by(day)
         ).all()
     }
-    per_day |= {d: (row.visits, row.visitors, row.ips) for d, row in archived.items()}
+    for d, row in archived.items():
+        if row.until is None or d not in per_day:
+            per_day[d] = (row.visits, row.visitors, row.ips)
+        else:  # archived up to an hour, and visited since
+            since = shop_visits_in([(row.until, day_start(d + timedelta(days=1)))])
+            new_visitors, new_ips = (unseen(since, model, column, d, d) for model, column in IDENTITIES)
+            per_day[d] = (row.visits + per_day[d][0], row.visitors + new_visitors, row.ips + new_ips)
     days = [(d.isoformat(), *per_day.get(d, (0, 0, 0))) for d in days_between(first, last)]
 
-    archived_domains = dict(
-        execute(
-            select(VisitDayDomain.domain, func.sum(VisitDayDomain.visits))
-            .where(VisitDayDomain.day.between(first, last))
-            .group_by(VisitDayDomain.domain)
-        ).all()
-    )
+    live_domains = counted_domains(live)
+    if span is not None:
+        domains = top_with_span(live_domains, span.domains, top_n)
+    else:
+        domains = top(merged(live_domains, summed_domains(first, last)), top_n)
     archived_pages = dict(
         execute(
             select(VisitDayPage.label, func.sum(VisitDayPage.views))
@@ -554,6 +671,6 @@ def period_figures(first: date, last: date, top_n: int) -> PeriodFigures:
         cart_adds=cart_adds,
         checkout_views=checkout_views,
         days=days,
-        domains=top(merged(counted_domains(live), archived_domains), top_n),
+        domains=domains,
         pages=top(merged(counted_pages(live), archived_pages), top_n),
     )

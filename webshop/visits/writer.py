@@ -17,11 +17,12 @@ as that process lives. A spool file nobody holds belongs to a process that
 died; any writer (and the ``visits`` CLI) drains it and deletes it. A graceful
 stop drains everything before the process exits.
 
-A batch holding a visit of a day that has ended (a spool replayed after a
-crash, a request begun before midnight) drops that day's archived figures in
-the same transaction, so the dashboard counts the day from its visits again
-until it is re-archived (see :mod:`.daily`); telling that takes one
-comparison per batch against the start of today.
+A batch holding a visit of a time already archived (a spool replayed after a
+crash, a request begun before the hour whose start today is archived up to)
+drops that day's archived figures in the same transaction, so the dashboard
+counts the day from its visits again until it is re-archived (see
+:mod:`.daily`); telling that takes one comparison per batch against the start
+of the current hour, and a look at the archive only for a batch older than it.
 
 Erasure reaches every spool file, live or orphaned (see :mod:`.retired`):
 the rows of an erased visitor are blanked in place, and a batch is stored
@@ -54,7 +55,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from ..db import db
 from ..models import Visit
 from ..private_files import open_private, private_dir
-from .daily import drop_days, finished_days
+from .daily import drop_outdated, late_visits
 from .retired import registry, scrub_file, spool_lock, without_retired
 
 log = logging.getLogger(__name__)
@@ -314,17 +315,17 @@ def store_rows(app, rows: list[dict], fills=(), domain_for=None) -> int:
     retired = registry(app)
     with app.app_context(), spool_lock(retired.spool_dir, exclusive=False):
         rows, changed = without_retired(rows, retired.current())
-        finished = finished_days(rows)  # archived figures of these days no longer hold
+        late = late_visits(rows)  # archived figures of their days may no longer hold
         try:
-            _store_batch(db.engine, rows, fills, finished)
+            _store_batch(db.engine, rows, fills, late)
         except (OperationalError, InterfaceError):
             raise  # the database is away: the spool keeps the rows for the next try
         except DBAPIError:
-            _store_one_by_one(app, db.engine, rows, fills, finished)
+            _store_one_by_one(app, db.engine, rows, fills, late)
     return changed
 
 
-def _store_one_by_one(app, engine, rows, fills, finished) -> None:
+def _store_one_by_one(app, engine, rows, fills, late) -> None:
     rejected = []
     for row in rows:
         try:
@@ -334,7 +335,7 @@ def _store_one_by_one(app, engine, rows, fills, finished) -> None:
         except DBAPIError as error:
             rejected.append(row)
             log.error("a visit row was refused by the database (%s); set aside", type(error.orig).__name__)
-    _store_batch(engine, [], fills, finished)
+    _store_batch(engine, [], fills, late)
     if rejected:
         path = private_dir(spool_dir(app)) / REJECTED_FILE
         with open(open_private(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "a", encoding="utf-8") as handle:
@@ -342,11 +343,11 @@ def _store_one_by_one(app, engine, rows, fills, finished) -> None:
                 handle.write(json.dumps(row, default=str) + "\n")
 
 
-def _store_batch(engine, rows, fills, finished=()) -> None:
+def _store_batch(engine, rows, fills, late=None) -> None:
     with engine.begin() as conn:
         insert_rows(conn, rows)
-        if finished:
-            drop_days(conn, finished)
+        if late:
+            drop_outdated(conn, late)
         for ip, domain, confirmed, since in fills:
             values = {"domain": domain, "domain_confirmed": confirmed}
             conn.execute(

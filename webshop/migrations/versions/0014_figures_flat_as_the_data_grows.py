@@ -14,6 +14,8 @@ Revises: 0013
 import sqlalchemy as sa
 from alembic import op
 
+from webshop.migrations import tally_triggers
+
 revision = "0014"
 down_revision = "0013"
 branch_labels = None
@@ -39,51 +41,25 @@ def counted(row: str, true: str) -> dict[str, str]:
 
 def add(row: str, true: str) -> str:
     """SQL adding the submission ``row`` to its form's tally (a new form gets its row)."""
-    values = counted(row, true)
-    return (
-        f"INSERT INTO submission_tally (kind, held, {', '.join(COUNTED)})"
-        f" VALUES ({row}.kind, 1, {', '.join(values[c] for c in COUNTED)})"
-        " ON CONFLICT (kind) DO UPDATE SET held = submission_tally.held + 1, "
-        + ", ".join(f"{c} = submission_tally.{c} + excluded.{c}" for c in COUNTED)
-    )
+    return tally_triggers.add("submission_tally", {"kind": f"{row}.kind"}, counted(row, true))
 
 
 def take_away(row: str, true: str) -> str:
     """SQL taking the submission ``row`` out of its form's tally."""
-    values = counted(row, true)
-    return (
-        "UPDATE submission_tally SET held = held - 1, "
-        + ", ".join(f"{c} = {c} - {values[c]}" for c in COUNTED)
-        + f" WHERE kind = {row}.kind"
-    )
+    return tally_triggers.take_away("submission_tally", {"kind": f"{row}.kind"}, counted(row, true))
 
 
-SQLITE_TRIGGERS = (
-    f"""CREATE TRIGGER submission_tally_insert AFTER INSERT ON submission WHEN NEW.erased_at IS NULL
-    BEGIN {add("NEW", "1")}; END""",
-    f"""CREATE TRIGGER submission_tally_delete AFTER DELETE ON submission WHEN OLD.erased_at IS NULL
-    BEGIN {take_away("OLD", "1")}; END""",
-    f"""CREATE TRIGGER submission_tally_update_old
-    AFTER UPDATE OF kind, erased_at, email, no_marketing, no_share ON submission WHEN OLD.erased_at IS NULL
-    BEGIN {take_away("OLD", "1")}; END""",
-    f"""CREATE TRIGGER submission_tally_update_new
-    AFTER UPDATE OF kind, erased_at, email, no_marketing, no_share ON submission WHEN NEW.erased_at IS NULL
-    BEGIN {add("NEW", "1")}; END""",
+CHANGED = "kind, erased_at, email, no_marketing, no_share"
+SQLITE_TRIGGERS = tally_triggers.triggers(
+    "sqlite", "submission_tally", "submission_tally", CHANGED, lambda row: add(row, "1"), lambda row: take_away(row, "1")
 )
-POSTGRESQL_TRIGGERS = (
-    f"""CREATE FUNCTION submission_tally_change() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        IF TG_OP <> 'INSERT' THEN
-            IF OLD.erased_at IS NULL THEN {take_away("OLD", "true")}; END IF;
-        END IF;
-        IF TG_OP <> 'DELETE' THEN
-            IF NEW.erased_at IS NULL THEN {add("NEW", "true")}; END IF;
-        END IF;
-        RETURN NULL;
-    END $$""",
-    """CREATE TRIGGER submission_tally
-    AFTER INSERT OR DELETE OR UPDATE OF kind, erased_at, email, no_marketing, no_share ON submission
-    FOR EACH ROW EXECUTE FUNCTION submission_tally_change()""",
+POSTGRESQL_TRIGGERS = tally_triggers.triggers(
+    "postgresql",
+    "submission_tally",
+    "submission_tally",
+    CHANGED,
+    lambda row: add(row, "true"),
+    lambda row: take_away(row, "true"),
 )
 
 
@@ -121,10 +97,6 @@ def downgrade():
     if dialect == "postgresql":
         op.alter_column("visit", "path", type_=sa.String(2048), existing_nullable=False)
     op.drop_index("ix_submission_share_candidates", table_name="submission")
-    if dialect == "postgresql":
-        op.execute("DROP TRIGGER submission_tally ON submission")
-        op.execute("DROP FUNCTION submission_tally_change()")
-    else:
-        for name in ("insert", "delete", "update_old", "update_new"):
-            op.execute(f"DROP TRIGGER submission_tally_{name}")
+    for statement in tally_triggers.dropped(dialect, "submission_tally", "submission_tally"):
+        op.execute(statement)
     op.drop_table("submission_tally")
