@@ -20,6 +20,7 @@ from .responses import no_store
 from .submissions import (
     FormKind,
     PersonalDataForm,
+    already_received,
     commit_mail_and_redirect,
     form_post_limit,
     record_submission,
@@ -31,6 +32,20 @@ bp.after_request(no_store)
 
 SESSION_KEY = "orders"
 ORDERS_KEPT = 5  # the session cookie stays small; older order pages open through "your data"
+
+
+def show_order(submission) -> str:
+    """The address of the order's page, which this browser, having placed the order, may now open."""
+    number = submission.fields["order_number"]
+    remember_order(number)
+    return url_for("checkout.placed", number=number)
+
+
+def order_resent(submission):
+    """The order form sent again: what the first answer did, which may never have reached the browser."""
+    g.cart.clear()
+    return already_received(show_order(submission))
+
 
 KIND = register_form(
     FormKind(
@@ -46,6 +61,7 @@ KIND = register_form(
         thanks_title="Order placed",
         thanks_text="Thank you for your order.",
         public_fields=("order_number",),
+        resent=order_resent,
     )
 )
 
@@ -103,8 +119,7 @@ def checkout():
         submission.fields["order_number"] = order.number
         db.session.add(order)
         g.cart.clear()
-        remember_order(order.number)
-        return commit_mail_and_redirect(submission, next_url=url_for("checkout.placed", number=order.number))
+        return commit_mail_and_redirect(submission, next_url=show_order(submission))
     total = sum(line.total_cents for line in lines)
     return render_template("checkout/form.html", form=form, lines=lines, total_cents=total, kind=KIND)
 
