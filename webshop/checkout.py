@@ -21,6 +21,7 @@ from .submissions import (
     FormKind,
     PersonalDataForm,
     already_received,
+    answer_if_sent,
     commit_mail_and_redirect,
     form_post_limit,
     record_submission,
@@ -92,10 +93,12 @@ def new_order_number() -> str:
 @form_post_limit
 def checkout():
     lines = priced_lines(g.cart)
+    form = CheckoutForm()
     if not lines:
+        if form.validate_on_submit():
+            answer_if_sent(form)  # the order this form placed emptied the cart: sent again, it shows that order
         flash("Your cart is empty; add something before checking out.", "notice")
         return redirect(url_for("shop.cart"), code=303)
-    form = CheckoutForm()
     if form.validate_on_submit():
         name, email, address = form.name.data, form.email.data, form.address.data
         submission = record_submission("order", form, email=email, name=name, fields={"address": address})
@@ -116,7 +119,7 @@ def checkout():
                 for line in lines
             ],
         )
-        submission.fields["order_number"] = order.number
+        submission.fields = {**submission.fields, "order_number": order.number}  # a new dict: the row is flushed
         db.session.add(order)
         g.cart.clear()
         return commit_mail_and_redirect(submission, next_url=show_order(submission))

@@ -417,6 +417,11 @@ def already_received(url: str):
     return redirect(url, code=303)
 
 
+def answer_if_sent(form: PersonalDataForm) -> None:
+    """If ``form`` (validated) was stored before, end the request with the answer its form gives a resend."""
+    answer_resend(token_digest(form.submission_token.nonce))
+
+
 def answer_resend(digest: str) -> None:
     """If a submission holds ``digest``, end the request with the answer its form gives a resend."""
     first = db.session.execute(db.select(Submission).where(Submission.token_digest == digest)).scalar_one_or_none()
