@@ -521,20 +521,16 @@ def worker_memory(*servers: GunicornServer) -> dict[int, int]:
     return found
 
 
+def count_rows(database_uri: str, table: str) -> int:
+    engine = create_engine(database_uri)
+    with engine.connect() as conn:
+        count = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+    engine.dispose()
+    return count
+
+
 def count_visits(database_uri: str) -> int:
-    engine = create_engine(database_uri)
-    with engine.connect() as conn:
-        count = conn.execute(text("SELECT count(*) FROM visit")).scalar_one()
-    engine.dispose()
-    return count
-
-
-def count_submissions(database_uri: str) -> int:
-    engine = create_engine(database_uri)
-    with engine.connect() as conn:
-        count = conn.execute(text("SELECT count(*) FROM submission")).scalar_one()
-    engine.dispose()
-    return count
+    return count_rows(database_uri, "visit")
 
 
 def stored_submissions(database_uri: str) -> tuple[dict[str, str], set[str]]:
@@ -665,7 +661,7 @@ def check(report: Report, database_uri: str, *servers: GunicornServer) -> Report
     report.accepted = len(tally.receipts) + len(tally.orders)
     report.present = report.accepted - len(missing)
     report.missing = missing
-    report.submissions_after = count_submissions(database_uri)
+    report.submissions_after = count_rows(database_uri, "submission")
     report.integrity = sqlite_integrity(database_uri)
     log = "".join(server.log.read_text(errors="replace") for server in servers if server.log.exists())
     for needle in ("Traceback", "database is locked"):
@@ -681,7 +677,7 @@ def measure(servers, url: str, database_uri: str, *, seconds: float, clients: in
     ``during(load)``, if given, runs in the middle of the load (fault tests).
     """
     rows_before = count_visits(database_uri)
-    submissions_before = count_submissions(database_uri)
+    submissions_before = count_rows(database_uri, "submission")
     memory_boot = worker_memory(*servers)
     load = Load(url, database_uri, clients, name=name).start()
     started = time.monotonic()

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from bench.soak import soak_two_hosts
+from bench.soak import count_rows, soak_two_hosts
 from tests.support.http_client import Browser
 from tests.support.my_data import ACCESS_LINK
 from tests.support.pages import csrf_token_from
@@ -228,14 +228,6 @@ def test_visits_served_by_both_hosts_are_all_in_the_one_database(stack, database
     assert sorted(row.query for row in visits(database, "path = '/search'")) == [f"q=probe{n}" for n in range(10)]
 
 
-def submissions_stored(database: str) -> int:
-    engine = create_engine(database)
-    with engine.connect() as conn:
-        count = conn.execute(text("SELECT count(*) FROM submission")).scalar_one()
-    engine.dispose()
-    return count
-
-
 def test_one_host_stopping_and_the_others_worker_killed_under_load_lose_nothing(tmp_path, database, redis):
     """Unplanned: SIGTERM to host A, then SIGKILL to one of host B's workers, under load through nginx."""
     seen = {}
@@ -250,7 +242,7 @@ def test_one_host_stopping_and_the_others_worker_killed_under_load_lose_nothing(
         seen["kill"] = time.monotonic()
         os.kill(host_b.worker_pids()[0], signal.SIGKILL)
 
-    before = submissions_stored(database)
+    before = count_rows(database, "submission")
     report = soak_two_hosts(database, redis.url, tmp_path / "hosts", seconds=10, clients=4, during=take_hosts_away)
     print(report.summary())
     tally = report.tally
@@ -276,7 +268,7 @@ def test_one_host_stopping_and_the_others_worker_killed_under_load_lose_nothing(
     # nothing more (its single-use token), so each form filled in is stored exactly once.
     assert report.missing == [] and report.present == report.accepted > 0
     assert report.submissions_stored == report.accepted
-    assert submissions_stored(database) - before == report.accepted
+    assert count_rows(database, "submission") - before == report.accepted
 
 
 def test_a_host_drained_from_nginx_before_it_stops_costs_no_request(tmp_path, database, redis):
