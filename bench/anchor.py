@@ -11,7 +11,10 @@ pairs with the min–max over the pairs:
   CPU per request;
 - the cart-add POST and the checkout POST, webshop against the plain shop's
   session cart (goal ≥ 0.9): wrk scripts carrying the cookies and CSRF token
-  a browser got beforehand, so every request is a valid one;
+  a browser got beforehand, so every request is a valid one; each checkout
+  POST carries a single-use form token of its own, signed here with the
+  bench servers' key, so each places an order (a token sent twice would
+  only be answered with the first order);
 - p99 latency with reverse DNS pointed at a black-hole resolver against rDNS
   off, every request from a new forwarded address (goal ≤ 1.1).
 
@@ -34,8 +37,11 @@ from statistics import median
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from flask import Flask  # noqa: E402
+
 from bench.plain_shop import CUSTOMER, create_order_tables  # noqa: E402
 from bench.visits import (  # noqa: E402
+    BENCH_KEY,
     VARIED_ADDRESSES,
     WARMUP_SETTLE_SECONDS,
     WORKERS,
@@ -47,6 +53,7 @@ from bench.visits import (  # noqa: E402
 )
 from tests.conftest import PostgresServer, build_schema  # noqa: E402
 from tests.support.dns import BlackHoleDNS  # noqa: E402
+from webshop.submissions import issue_submission_token  # noqa: E402
 
 PLAIN_APP = "bench.plain_shop:create_app()"
 # What a run measures: the product page, the two POSTs, p99 with a black-hole resolver.
@@ -60,6 +67,26 @@ wrk.body = {body}
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Cookie"] = {cookie}
 """
+# Orders a run can place, each with a token of its own; wrk's threads take every WRK_THREADS_AT_MOST-th one,
+# each from its own starting place, so no two requests share one.
+TOKENS_PER_RUN = 50_000
+WRK_THREADS_AT_MOST = 8
+ORDER_SCRIPT = (
+    POST_SCRIPT
+    + """
+local tokens = {{}}
+for token in string.gmatch({tokens}, "%S+") do tokens[#tokens + 1] = token end
+local threads = 0
+function setup(thread)
+  thread:set("next_token", threads)
+  threads = threads + 1
+end
+function request()
+  next_token = next_token + {stride}
+  return wrk.format(nil, nil, nil, wrk.body .. "&submission_token=" .. tokens[next_token % #tokens + 1])
+end
+"""
+)
 
 
 def lua_string(value: str) -> str:
@@ -114,14 +141,26 @@ def checkout_script(base: Path, name: str):
         browser = Browser(url)
         browser.post("/cart/add", cart_add_fields(browser, product_path))
         fields = {"csrf_token": csrf_token(browser.get("/checkout")), **CUSTOMER}
-        return write_script(base / f"{name}-checkout.lua", fields, browser), "/checkout"
+        return write_script(base / f"{name}-checkout.lua", fields, browser, submission_tokens()), "/checkout"
 
     return prepare
 
 
-def write_script(path: Path, fields: dict, browser: Browser) -> Path:
-    body = urllib.parse.urlencode(fields)
-    path.write_text(POST_SCRIPT.format(body=lua_string(body), cookie=lua_string(browser.cookie_header())))
+def submission_tokens() -> list[str]:
+    """Single-use form tokens as the bench servers issue them with a form's page, one per order to place."""
+    signer = Flask(__name__)
+    signer.config.update(SECRET_KEY=BENCH_KEY, SECRET_KEY_FALLBACKS=[])
+    with signer.app_context():
+        return [issue_submission_token() for _ in range(TOKENS_PER_RUN)]
+
+
+def write_script(path: Path, fields: dict, browser: Browser, tokens: list[str] | None = None) -> Path:
+    """A wrk script posting ``fields`` with the browser's cookies; with ``tokens``, each POST takes one."""
+    values = {"body": lua_string(urllib.parse.urlencode(fields)), "cookie": lua_string(browser.cookie_header())}
+    if tokens is None:
+        path.write_text(POST_SCRIPT.format(**values))
+    else:
+        path.write_text(ORDER_SCRIPT.format(**values, tokens=lua_string(" ".join(tokens)), stride=WRK_THREADS_AT_MOST))
     return path
 
 
@@ -135,6 +174,8 @@ def measure(bench: Bench, label: str, settings: dict, connections: int, app: str
             script, path = prepare(server.url, bench.path)
         url = server.url + path
         wrk(url, connections, 1, script)  # warm up
+        if prepare:  # a script's forms are filled in once: the measured run gets its own
+            script, path = prepare(server.url, bench.path)
         time.sleep(WARMUP_SETTLE_SECONDS)
         measured = server.worker_pids() + (children(bench.database_pid) if bench.database_pid else [])
         cpu_before = cpu_seconds(measured)

@@ -3,7 +3,9 @@
 The same three requests as bench/anchor.py (the product page, the cart-add
 POST, the checkout POST) go through each app's Flask test client, on copies
 of one freshly built SQLite database. Every POST repeats the one a browser
-made: the same cookies and CSRF token, so each is a valid request. Prints
+made: the same cookies and CSRF token, so each is a valid request; each
+checkout POST carries a single-use form token of its own (minted beforehand),
+so each places an order rather than being answered with the first. Prints
 per request the function calls (exact, the same run to run), the CPU time
 (``time.process_time``, timed without the profiler; it moves with the machine's load) and their
 ratios against the plain shop; ``--top N`` adds each profile's N costliest
@@ -46,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 from bench.plain_shop import CUSTOMER  # noqa: E402
 
 REQUESTS = ("product", "cart-add", "checkout")
+WARM_UP = 20  # requests of each kind before any is timed
 SUBJECTS = ("webshop", "webshop, recording off", "plain shop")
 OFF = "webshop, recording off"  # profiled for the product page only: what recording costs
 UNTIMED_WRITER = {"VISIT_FLUSH_INTERVAL": 3600, "VISIT_FLUSH_MAX_INTERVAL": 3600}
@@ -67,7 +70,8 @@ class Subject:
     def __init__(self, name: str, app, product_path: str):
         self.name, self.app, self.product_path = name, app, product_path
 
-    def requests(self) -> dict:
+    def requests(self, orders: int) -> dict:
+        """The requests to profile; ``orders``: how many checkout POSTs there will be, each a form filled in once."""
         adder = self.app.test_client()
         page = adder.get(self.product_path).get_data(as_text=True)
         product_id = re.search(r'name="product_id" type="hidden" value="(\d+)"', page).group(1)
@@ -79,6 +83,7 @@ class Subject:
         checkout = {"csrf_token": csrf_token(buyer.get("/checkout").get_data(as_text=True)), **CUSTOMER}
         buy_cookie = cookie_header(buyer)
         bare = self.app.test_client(use_cookies=False)
+        tokens = iter(self.submission_tokens(orders))
 
         def product():
             return bare.get(self.product_path, headers={"Cookie": add_cookie})
@@ -87,14 +92,23 @@ class Subject:
             return bare.post("/cart/add", data=add_fields, headers={"Cookie": add_cookie})
 
         def place_order():
-            return bare.post("/checkout", data=checkout, headers={"Cookie": buy_cookie})
+            return bare.post("/checkout", data={**checkout, **next(tokens)}, headers={"Cookie": buy_cookie})
 
         return {"product": (product, 200), "cart-add": (cart_add, 303), "checkout": (place_order, 303)}
+
+    def submission_tokens(self, count: int) -> list[dict]:
+        """The form token of each checkout POST, as its page would have issued it (the plain shop has none)."""
+        if self.name == "plain shop":
+            return [{}] * count
+        from webshop.submissions import issue_submission_token
+
+        with self.app.app_context():
+            return [{"submission_token": issue_submission_token()} for _ in range(count)]
 
 
 def profile(call, expected: int, count: int) -> tuple[pstats.Stats, float]:
     """The CPU time of one request, timed without the profiler, then the profile of ``count`` more."""
-    for _ in range(20):  # warm up: templates compiled, connections open
+    for _ in range(WARM_UP):  # templates compiled, connections open
         assert call().status_code == expected
     started = time.process_time()
     for _ in range(count):
@@ -144,8 +158,9 @@ def count_subject(args) -> None:
     shop = "plain shop" if args.subject == "plain shop" else "webshop"
     # The visit writer stores its rows once, at the end: batches on a timer would make the count follow the clock.
     app = build_app(args.subject, folder / f"{shop}.sqlite3", folder / f"{shop}-instance", **UNTIMED_WRITER)
-    call, expected = Subject(args.subject, app, args.product_path).requests()[args.count]
-    for _ in range(20):
+    # As many order tokens with N requests as with none: minting them cancels out with the rest of the start.
+    call, expected = Subject(args.subject, app, args.product_path).requests(orders=args.orders)[args.count]
+    for _ in range(WARM_UP):
         assert call().status_code == expected
     for _ in range(args.requests):
         call()
@@ -182,6 +197,8 @@ def instructions(folder: Path, subject: str, name: str, product_path: str, count
                 product_path,
                 "--requests",
                 str(requests),
+                "--orders",
+                str(WARM_UP + count),
                 "--count",
                 name,
             ],
@@ -209,7 +226,7 @@ def profile_subject(args) -> None:
     app = build_app(args.subject, folder / f"{shop}.sqlite3", folder / f"{shop}-instance")
     subject = Subject(args.subject, app, args.product_path)
     cpu = {}
-    for name, (call, expected) in subject.requests().items():
+    for name, (call, expected) in subject.requests(orders=WARM_UP + 2 * args.requests).items():
         if name in args.only and (args.subject != OFF or name == "product"):
             stats, cpu[name] = profile(call, expected, args.requests)
             stats.dump_stats(folder / f"{args.subject}-{name}.prof")
@@ -235,6 +252,7 @@ def main():
     )
     parser.add_argument("--subject", choices=SUBJECTS, help=argparse.SUPPRESS)
     parser.add_argument("--count", choices=REQUESTS, help=argparse.SUPPRESS)
+    parser.add_argument("--orders", type=int, help=argparse.SUPPRESS)  # checkout tokens to mint under --count
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("--product-path", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -5,15 +5,18 @@ source address (127.0.<client>.<n>) with its own cookies: they browse
 (home, category, product, search, policy), change their cart, fill in every
 personal-information form (newsletter, survey, product registration,
 contact, board, chat with polling, checkout), and use "your data" (the page
-and a link request). CSRF tokens are taken from the pages, as a browser
-does. Some visitors accept on the consent banner; some send ``Sec-GPC: 1``.
+and a link request). CSRF tokens and each form's single-use token are taken
+from the pages, as a browser does; a form whose post got a 502 or no answer
+is sent again once with the same body, as a browser does. Some visitors
+accept on the consent banner; some send ``Sec-GPC: 1``.
 
 Afterwards, with the server stopped gracefully:
 
 - every answered request of a recorded kind has its row in ``visit``
   (static files and ``/healthz`` are not recorded, so they are not counted);
 - every accepted submission (its consent-receipt id or order number) is in
-  the database;
+  the database, and the database holds no other: each form filled in is
+  stored exactly once, even when it was sent twice;
 - no answer was a 5xx;
 - worker memory (VmRSS) at start and end, per worker.
 
@@ -63,6 +66,7 @@ ACTIONS_PER_VISITOR = 25  # then the thread becomes a new visitor (new address, 
 RECEIPT_RE = re.compile(r"/thanks/([0-9a-f-]{36})$")
 ORDER_RE = re.compile(r"/order/([A-Z0-9-]+)$")
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+SUBMISSION_TOKEN_RE = re.compile(r'name="submission_token"[^>]*value="([^"]+)"')
 FORM_KINDS = ("newsletter", "survey", "registration", "contact", "board", "chat", "order")
 
 
@@ -150,6 +154,13 @@ class Answer:
             raise FlowBroken("no CSRF token on the page")
         return match.group(1) or match.group(2)
 
+    def form_tokens(self) -> dict:
+        """What a browser sends back with the page's personal-information form: its CSRF and single-use tokens."""
+        match = SUBMISSION_TOKEN_RE.search(self.text)
+        if not match:
+            raise FlowBroken("no submission token on the form")
+        return {"csrf_token": self.csrf_token(), "submission_token": match.group(1)}
+
 
 class Browser:
     """One visitor: a source address, a cookie jar, and optionally a blocking signal."""
@@ -211,6 +222,22 @@ class Browser:
     def post(self, path: str, fields: dict, expect: int = 303, **kwargs) -> Answer:
         answer = self.request("POST", path, fields, **kwargs)
         if answer.status != expect:
+            raise FlowBroken(f"POST {path}: {answer.status}")
+        return answer
+
+    def send_form(self, path: str, fields: dict, expect: tuple[int, ...] = (303,), **kwargs) -> Answer:
+        """Post a filled-in form; after a 502 or no answer, send the same body once more, as a browser does.
+
+        The shop stores a form once however often it comes (its single-use
+        token), so the second answer is the first submission's if it was stored.
+        """
+        try:
+            answer = self.request("POST", path, fields, **kwargs)
+        except FlowBroken:  # no answer: connection refused or reset on the way
+            answer = None
+        if answer is None or answer.status == 502:
+            answer = self.request("POST", path, fields, **kwargs)
+        if answer.status not in expect:
             raise FlowBroken(f"POST {path}: {answer.status}")
         return answer
 
@@ -330,10 +357,10 @@ class Visitor:
         """Fill in a form, send it, and note its receipt from the confirmation address."""
         b = self.browser
         page = b.get(path)
-        fields = {"csrf_token": page.csrf_token(), **fields}
+        fields = {**page.form_tokens(), **fields}
         if self.rng.random() < 0.3:
             fields[self.rng.choice(["no_marketing", "no_share"])] = "y"
-        answer = b.post(path, fields)
+        answer = b.send_form(path, fields)
         receipt = RECEIPT_RE.search(answer.location)
         order = ORDER_RE.search(answer.location)
         if not receipt and not order:
@@ -389,10 +416,11 @@ class Visitor:
         """Post as chat.js does (in the background, JSON back), then poll for new messages."""
         b = self.browser
         page = b.get("/chat")
-        fields = {"csrf_token": page.csrf_token(), "display_name": f"Soak {self.client}", "message": "Hello!"}
+        fields = {**page.form_tokens(), "display_name": f"Soak {self.client}", "message": "Hello!"}
         if self.rng.random() < 0.5:
             fields["email"] = self.email()
-        answer = b.post("/chat", fields, expect=201, headers={"X-Requested-With": "fetch"})
+        # 201 for a new message; 200 for one sent again that was stored the first time.
+        answer = b.send_form("/chat", fields, expect=(201, 200), headers={"X-Requested-With": "fetch"})
         reply = json.loads(answer.body)
         receipt = reply["receipt_url"].rstrip("/").split("/")[-1]
         self.tally.accept("chat", receipt_id=receipt)
@@ -493,12 +521,16 @@ def worker_memory(*servers: GunicornServer) -> dict[int, int]:
     return found
 
 
-def count_visits(database_uri: str) -> int:
+def count_rows(database_uri: str, table: str) -> int:
     engine = create_engine(database_uri)
     with engine.connect() as conn:
-        count = conn.execute(text("SELECT count(*) FROM visit")).scalar_one()
+        count = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
     engine.dispose()
     return count
+
+
+def count_visits(database_uri: str) -> int:
+    return count_rows(database_uri, "visit")
 
 
 def stored_submissions(database_uri: str) -> tuple[dict[str, str], set[str]]:
@@ -533,6 +565,8 @@ class Report:
     rows: int = 0
     accepted: int = 0
     present: int = 0
+    submissions_before: int = 0
+    submissions_after: int = 0
     missing: list = field(default_factory=list)
     memory_boot: dict = field(default_factory=dict)  # kB by worker pid, before any load
     memory_start: dict = field(default_factory=dict)  # after the warm-up
@@ -544,6 +578,10 @@ class Report:
     @property
     def rows_recorded(self) -> int:
         return self.rows - self.rows_before
+
+    @property
+    def submissions_stored(self) -> int:
+        return self.submissions_after - self.submissions_before
 
     @property
     def memory_growth_kb(self) -> dict[int, int]:
@@ -561,6 +599,8 @@ class Report:
             found.append(f"{self.rows_recorded} visit rows for {t.answered_recorded} answered requests")
         if self.missing:
             found.append(f"{len(self.missing)} accepted submissions missing: {self.missing[:5]}")
+        if self.submissions_stored != self.accepted:
+            found.append(f"{self.submissions_stored} submissions stored for {self.accepted} accepted")
         if self.integrity not in (None, "ok"):
             found.append(f"integrity_check: {self.integrity}")
         if self.returncode not in (0, None):
@@ -581,7 +621,8 @@ class Report:
             f"| answers by status | {statuses} |",
             f"| 5xx / no answer | {t.server_errors} / {t.failed} |",
             f"| recorded kinds answered / visit rows | {t.answered_recorded:,} / {self.rows_recorded:,} |",
-            f"| submissions accepted / present | {self.accepted:,} / {self.present:,} |",
+            f"| submissions accepted / present / stored | {self.accepted:,} / {self.present:,} "
+            f"/ {self.submissions_stored:,} |",
             f"| accepted per form | {', '.join(f'{k}: {kinds[k]}' for k in FORM_KINDS)} |",
             f"| flows completed / broken | {sum(t.flows.values()):,} / {sum(t.flows_broken.values()):,} |",
         ]
@@ -620,6 +661,7 @@ def check(report: Report, database_uri: str, *servers: GunicornServer) -> Report
     report.accepted = len(tally.receipts) + len(tally.orders)
     report.present = report.accepted - len(missing)
     report.missing = missing
+    report.submissions_after = count_rows(database_uri, "submission")
     report.integrity = sqlite_integrity(database_uri)
     log = "".join(server.log.read_text(errors="replace") for server in servers if server.log.exists())
     for needle in ("Traceback", "database is locked"):
@@ -635,6 +677,7 @@ def measure(servers, url: str, database_uri: str, *, seconds: float, clients: in
     ``during(load)``, if given, runs in the middle of the load (fault tests).
     """
     rows_before = count_visits(database_uri)
+    submissions_before = count_rows(database_uri, "submission")
     memory_boot = worker_memory(*servers)
     load = Load(url, database_uri, clients, name=name).start()
     started = time.monotonic()
@@ -655,6 +698,7 @@ def measure(servers, url: str, database_uri: str, *, seconds: float, clients: in
         tally,
         hosts=len(servers),
         rows_before=rows_before,
+        submissions_before=submissions_before,
         memory_boot=memory_boot,
         memory_start=memory_warm,
         memory_end=memory_end,

@@ -96,6 +96,10 @@ def product_path(uri: str) -> str:
     return f"/product/{slug}"
 
 
+# The key every bench server signs with: a bench can sign what a browser would have been given (form tokens).
+BENCH_KEY = "bench-only-key"
+
+
 class Bench:
     def __init__(self, uri: str, base: Path, duration: int, database_pid: int | None = None):
         self.database_pid = database_pid  # PostgreSQL's postmaster: its backends' CPU counts too
@@ -111,7 +115,7 @@ class Bench:
         instance = self.base / f"instance-{self.runs}"
         # Every run is a new host on the same database: each signs with the same keys, as hosts sharing one must.
         settings = {
-            "SECRET_KEY": "bench-only-key",
+            "SECRET_KEY": BENCH_KEY,
             "RECEIPT_SIGNING_KEY_FILE": str(self.base / "receipt-signing-key.pem"),
             "SQLALCHEMY_DATABASE_URI": self.uri,
             **settings,

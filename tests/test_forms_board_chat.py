@@ -3,7 +3,7 @@
 import pytest
 
 from tests.support.forms import FORMS, send, submissions
-from tests.support.pages import csrf_token_from
+from tests.support.pages import hidden_fields
 from webshop.db import db
 from webshop.models import BoardPost, ChatMessage, ProductRegistration
 
@@ -96,15 +96,16 @@ def test_chat_poll_returns_only_newer_visible_messages(client, app):
 def test_chat_background_post_answers_json_with_the_receipt(client, app):
     page = client.get("/chat").get_data(as_text=True)
     headers = {"X-Requested-With": "fetch"}
-    data = {"csrf_token": csrf_token_from(page), "display_name": "Jane", "message": "hi from js"}
+    data = {**hidden_fields(page), "display_name": "Jane", "message": "hi from js"}
     response = client.post("/chat", data=data, headers=headers)
     assert response.status_code == 201
     body = response.get_json()
     [submission] = submissions(app, "chat")
     assert body["message"]["body"] == "hi from js"
     assert body["receipt_url"] == f"/receipt/{submission.receipt_id}"
+    data["submission_token"] = body["submission_token"]  # the next message's, as chat.js keeps it
     bad = client.post("/chat", data={**data, "message": ""}, headers=headers)
-    assert bad.status_code == 400 and bad.get_json() == {"errors": {"message": "Write a message."}}
+    assert bad.status_code == 400 and bad.get_json()["errors"] == {"message": "Write a message."}
 
 
 def test_chat_without_javascript_returns_to_the_room_with_a_receipt_link(client, app):
@@ -153,11 +154,13 @@ def test_survey_answers_are_stored_for_staff(client, app):
 
 def test_a_chat_poll_is_a_bounded_page_in_utf8_and_the_client_can_fetch_the_rest(client, app):
     """100 posts of 500 emoji: each poll stays small, says where the rest is, and sends raw UTF-8."""
-    token = csrf_token_from(client.get("/chat").get_data(as_text=True))
+    tokens = hidden_fields(client.get("/chat").get_data(as_text=True))
     emoji = "😀"
     for number in range(100):
-        data = {"csrf_token": token, "display_name": f"Jane {emoji}", "message": f"{number:03d}" + emoji * 497}
-        assert client.post("/chat", data=data, headers={"X-Requested-With": "fetch"}).status_code == 201
+        data = {**tokens, "display_name": f"Jane {emoji}", "message": f"{number:03d}" + emoji * 497}
+        sent = client.post("/chat", data=data, headers={"X-Requested-With": "fetch"})
+        assert sent.status_code == 201
+        tokens["submission_token"] = sent.get_json()["submission_token"]
     url, seen, polls = "/chat/messages?after=0", [], 0
     while True:
         response = client.get(url)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from tests.support.cart import add_to_cart, product_id
 from tests.support.forms import FORMS, submissions
-from tests.support.pages import csrf_token_from
+from tests.support.pages import hidden_fields
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -107,13 +107,12 @@ def expected_fields(kind, data) -> dict:
 
 
 class Poster:
-    """Posts a form repeatedly with one session and its CSRF token."""
+    """Posts a form repeatedly with one session, each time filled in afresh (its page opened again)."""
 
     def __init__(self, client, app, case):
         self.client, self.app, self.case = client, app, case
         if case.needs_cart:
             add_to_cart(client, app)
-        self.token = csrf_token_from(client.get(case.url).get_data(as_text=True))
         self.product = str(product_id(app))
 
     def post(self, data: dict):
@@ -121,7 +120,8 @@ class Poster:
             add_to_cart(self.client, self.app)
         if self.case.kind == "registration":
             data = {"product": self.product, **data}
-        return self.client.post(self.case.url, data={"csrf_token": self.token, **data})
+        tokens = hidden_fields(self.client.get(self.case.url).get_data(as_text=True))
+        return self.client.post(self.case.url, data={**tokens, **data})
 
 
 @pytest.mark.parametrize("case", FORMS, ids=[case.kind for case in FORMS])

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from tests.support.cart import add_to_cart
 from tests.support.forms import FORMS, form_data
 from tests.support.my_data import JANE, NEWSLETTER_LINK, access_path, mails_to, path_in
-from tests.support.pages import acknowledge_banner, csrf_token_from, press_button, submit
+from tests.support.pages import acknowledge_banner, hidden_fields, press_button, submit
 from tests.support.staff import signed_in
 from webshop import create_app
 from webshop.config import ConfigError
@@ -90,13 +90,13 @@ def is_deleted(header: str | None) -> bool:
 
 
 def browser_with_everything(app, client):
-    """Banner acknowledged, a visitor id, an item in the cart, a form open with its token."""
+    """Banner acknowledged, a visitor id, an item in the cart, a form open with its tokens."""
     acknowledge_banner(client)
     assert client.get("/").status_code == 200
     add_to_cart(client, app)
     for name in COOKIES:
         assert client.get_cookie(name) is not None, name
-    return csrf_token_from(client.get(NEWSLETTER.url).get_data(as_text=True))
+    return hidden_fields(client.get(NEWSLETTER.url).get_data(as_text=True))
 
 
 def link_paths(app, client):
@@ -114,7 +114,7 @@ def link_paths(app, client):
 
 
 def test_with_the_old_key_as_fallback_cart_consent_visitor_id_and_open_forms_keep_working(app, client, rotate):
-    token = browser_with_everything(app, client)
+    tokens = browser_with_everything(app, client)
     new_app = rotate([OLD_KEY])
     browser = carry_cookies(client, new_app)
 
@@ -127,7 +127,7 @@ def test_with_the_old_key_as_fallback_cart_consent_visitor_id_and_open_forms_kee
     assert set_cookie_for(cart, "visitor") is None  # the same visitor id, no new one issued
 
     # A form opened before the rotation is still accepted.
-    data = {"csrf_token": token, **form_data(app, NEWSLETTER)}
+    data = {**tokens, **form_data(app, NEWSLETTER)}
     assert browser.post(NEWSLETTER.url, data=data).status_code == 303
 
 
@@ -164,7 +164,7 @@ def test_with_the_old_key_as_fallback_mailed_links_keep_working(app, client, rot
 
 
 def test_without_the_old_key_the_cart_empties_cleanly_and_the_banner_shows_again(app, client, rotate):
-    token = browser_with_everything(app, client)
+    tokens = browser_with_everything(app, client)
     browser = carry_cookies(client, rotate([]))
 
     cart = browser.get("/cart")
@@ -176,7 +176,7 @@ def test_without_the_old_key_the_cart_empties_cleanly_and_the_banner_shows_again
     assert set_cookie_for(cart, "visitor") is None  # no visitor id until the banner is acknowledged
 
     # A form opened before the rotation asks for a reload; nothing is stored and nothing breaks.
-    data = {"csrf_token": token, **form_data(app, NEWSLETTER)}
+    data = {**tokens, **form_data(app, NEWSLETTER)}
     stale = browser.post(NEWSLETTER.url, data=data)
     assert stale.status_code == 400
     assert "reload the page" in stale.get_data(as_text=True)

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from tests.support.forms import FORMS, form_data, send, submissions
-from tests.support.pages import csrf_token_from, submit
+from tests.support.pages import hidden_fields, submit
 from webshop import create_app
 from webshop.db import db
 from webshop.limits import client_key, limiter
@@ -98,7 +98,7 @@ def test_a_blocking_signal_is_limited_by_address_but_the_address_is_never_stored
     address = {"REMOTE_ADDR": "198.51.100.77"}
     for _ in range(2):
         page = client.get(case.url, headers=gpc, environ_base=address)
-        data = {"csrf_token": csrf_token_from(page.get_data(as_text=True)), **form_data(app, case)}
+        data = {**hidden_fields(page.get_data(as_text=True)), **form_data(app, case)}
         assert client.post(case.url, data=data, headers=gpc, environ_base=address).status_code == 303
     refused = client.post(case.url, data=data, headers=gpc, environ_base=address)
     assert_429_page(refused)
@@ -119,7 +119,7 @@ def test_behind_a_trusted_proxy_the_forwarded_client_address_is_counted(app, cli
         headers = {"X-Forwarded-For": forwarded}
         proxy = {"REMOTE_ADDR": "10.0.0.2"}
         page = client.get(case.url, headers=headers, environ_base=proxy)
-        data = {"csrf_token": csrf_token_from(page.get_data(as_text=True)), **form_data(app, case)}
+        data = {**hidden_fields(page.get_data(as_text=True)), **form_data(app, case)}
         return client.post(case.url, data=data, headers=headers, environ_base=proxy)
 
     assert [post("203.0.113.5").status_code for _ in range(3)] == [303, 303, 429]

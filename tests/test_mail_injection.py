@@ -122,10 +122,10 @@ class TestMailServerDown:
         assert all(entry.smtp_failed for entry in outbox(app)) and outbox(app)
 
     def test_the_chat_answers_its_script_with_the_mail_failure(self, client, app):
-        from tests.support.pages import csrf_token_from
+        from tests.support.pages import hidden_fields
 
-        token = csrf_token_from(client.get("/chat").get_data(as_text=True))
-        data = {"csrf_token": token, "display_name": "Jane", "message": "hi", "email": "jane@example.org"}
+        tokens = hidden_fields(client.get("/chat").get_data(as_text=True))
+        data = {**tokens, "display_name": "Jane", "message": "hi", "email": "jane@example.org"}
         response = client.post("/chat", data=data, headers={"X-Requested-With": "fetch"})
         assert response.status_code == 201 and response.get_json()["mail_sent"] is False
 

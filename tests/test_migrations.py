@@ -80,7 +80,7 @@ def test_the_dashboards_day_tallies_are_filled_from_the_submissions_and_the_span
     database, request, tmp_path
 ):
     with empty_app(database, request, tmp_path):
-        upgrade(directory=MIGRATIONS_DIR, revision="0015")
+        upgrade(directory=MIGRATIONS_DIR, revision="0016")
         for n, (created, kind, no_marketing, erased) in enumerate(
             [
                 ("2026-11-01 00:00:00", "survey", True, None),

@@ -33,6 +33,7 @@ def test_mixed_workload_serves_everything_and_loses_nothing(database, instance_p
 
     assert set(report.accepted_kinds) == set(FORM_KINDS)  # every form was used
     assert report.missing == [] and report.present == report.accepted
+    assert report.submissions_stored == report.accepted  # each form filled in stored exactly once
 
     assert report.memory_start and set(report.memory_start) == set(report.memory_end)
     for pid, growth in report.memory_growth_kb.items():

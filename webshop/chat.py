@@ -3,6 +3,9 @@
 The page works by reload alone; ``static/chat.js`` improves it by sending
 messages in the background and polling :func:`messages` for new ones.
 Messages travel as JSON and are put on the page as text, never as HTML.
+Each answer to a message sent in the background carries the single-use
+token the next message needs (``submission_token``), as a reloaded page
+would; a message sent again is answered with the one already stored.
 """
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -13,10 +16,13 @@ from .fields import NotReservedName, email_field, text_field
 from .limits import configured, limiter
 from .models import ChatMessage
 from .submissions import (
+    ALREADY_RECEIVED_MESSAGE,
     MAIL_FAILED_MESSAGE,
     FormKind,
     PersonalDataForm,
+    already_received,
     commit_and_mail,
+    issue_submission_token,
     record_submission,
     register_form,
 )
@@ -34,6 +40,22 @@ CONFIG = {
     "RATELIMIT_CHAT_POLL": "120 per minute",  # the page polls every 2 s; a few tabs fit
 }
 
+
+def message_resent(submission):
+    """A message sent again: shown once; the background sender gets it back with a token for the next one."""
+    if not wants_json():
+        return already_received(url_for("chat.chat", _anchor="chat-form"))
+    message = db.session.execute(db.select(ChatMessage).where(ChatMessage.submission == submission)).scalar_one()
+    return utf8_json(
+        {
+            "message": as_json(message),
+            "receipt_url": url_for("receipts.show", receipt_id=submission.receipt_id),
+            "already_received": ALREADY_RECEIVED_MESSAGE,
+            "submission_token": issue_submission_token(),
+        }
+    )
+
+
 KIND = register_form(
     FormKind(
         kind="chat",
@@ -45,6 +67,7 @@ KIND = register_form(
         termination="Until our staff remove it, or you erase it on the your-data page",
         thanks_title="Message sent",
         thanks_text="Everyone in the chat room can now read your message.",
+        resent=message_resent,
     )
 )
 
@@ -91,13 +114,15 @@ def chat():
         mailed = commit_and_mail(submission)
         receipt_url = url_for("receipts.show", receipt_id=submission.receipt_id)
         if wants_json():
-            return utf8_json({"message": as_json(message), "receipt_url": receipt_url, "mail_sent": mailed}, 201)
+            reply = {"message": as_json(message), "receipt_url": receipt_url, "mail_sent": mailed}
+            return utf8_json({**reply, "submission_token": issue_submission_token()}, 201)
         flash(Markup('Message sent. <a href="{}">View its consent receipt</a>.').format(receipt_url), "success")
         if not mailed:
             flash(MAIL_FAILED_MESSAGE, "error")
         return redirect(url_for("chat.chat", _anchor="chat-form"), code=303)
     if form.is_submitted() and wants_json():
-        return utf8_json({"errors": {name: errors[0] for name, errors in form.errors.items()}}, 400)
+        errors = {name: errors[0] for name, errors in form.errors.items()}
+        return utf8_json({"errors": errors, "submission_token": form.submission_token.data}, 400)
     recent = db.session.execute(visible().order_by(ChatMessage.id.desc()).limit(HISTORY)).scalars().all()
     recent.reverse()
     return render_template("chat/room.html", form=form, messages=recent, kind=KIND)

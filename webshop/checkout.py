@@ -20,6 +20,8 @@ from .responses import no_store
 from .submissions import (
     FormKind,
     PersonalDataForm,
+    already_received,
+    answer_if_sent,
     commit_mail_and_redirect,
     form_post_limit,
     record_submission,
@@ -31,6 +33,20 @@ bp.after_request(no_store)
 
 SESSION_KEY = "orders"
 ORDERS_KEPT = 5  # the session cookie stays small; older order pages open through "your data"
+
+
+def show_order(submission) -> str:
+    """The address of the order's page, which this browser, having placed the order, may now open."""
+    number = submission.fields["order_number"]
+    remember_order(number)
+    return url_for("checkout.placed", number=number)
+
+
+def order_resent(submission):
+    """The order form sent again: what the first answer did, which may never have reached the browser."""
+    g.cart.clear()
+    return already_received(show_order(submission))
+
 
 KIND = register_form(
     FormKind(
@@ -46,6 +62,7 @@ KIND = register_form(
         thanks_title="Order placed",
         thanks_text="Thank you for your order.",
         public_fields=("order_number",),
+        resent=order_resent,
     )
 )
 
@@ -76,10 +93,12 @@ def new_order_number() -> str:
 @form_post_limit
 def checkout():
     lines = priced_lines(g.cart)
+    form = CheckoutForm()
     if not lines:
+        if form.validate_on_submit():
+            answer_if_sent(form)  # the order this form placed emptied the cart: sent again, it shows that order
         flash("Your cart is empty; add something before checking out.", "notice")
         return redirect(url_for("shop.cart"), code=303)
-    form = CheckoutForm()
     if form.validate_on_submit():
         name, email, address = form.name.data, form.email.data, form.address.data
         submission = record_submission("order", form, email=email, name=name, fields={"address": address})
@@ -100,11 +119,10 @@ def checkout():
                 for line in lines
             ],
         )
-        submission.fields["order_number"] = order.number
+        submission.fields = {**submission.fields, "order_number": order.number}  # a new dict: the row is flushed
         db.session.add(order)
         g.cart.clear()
-        remember_order(order.number)
-        return commit_mail_and_redirect(submission, next_url=url_for("checkout.placed", number=order.number))
+        return commit_mail_and_redirect(submission, next_url=show_order(submission))
     total = sum(line.total_cents for line in lines)
     return render_template("checkout/form.html", form=form, lines=lines, total_cents=total, kind=KIND)
 

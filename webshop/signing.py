@@ -4,7 +4,8 @@ Every serializer signs with ``SECRET_KEY`` and also accepts values signed
 with any key in ``SECRET_KEY_FALLBACKS``, so keys can be rotated without
 emptying carts or breaking links already sent. Cookies take their salts from
 the registry in :mod:`webshop.cookies`; the links mailed to people have
-theirs here.
+theirs here, and so does the single-use token every personal-information
+form carries (:mod:`webshop.submissions`).
 """
 
 import hashlib
@@ -12,17 +13,18 @@ import hashlib
 from flask import current_app
 from itsdangerous import URLSafeTimedSerializer
 
-# The salts of the links mailed to people, by purpose.
+# The salts of the links mailed to people and of the forms' single-use tokens, by purpose.
 SALTS = {
     "newsletter-confirm": "webshop.newsletter.confirm",
     "unsubscribe": "webshop.unsubscribe",
     "my-data": "webshop.my-data",
     "email-change": "webshop.email-change",
+    "submission": "webshop.submission",
 }
 
 
 def serializer(purpose: str) -> URLSafeTimedSerializer:
-    """The serializer of the mailed links for ``purpose``."""
+    """The serializer of the mailed links (or the forms' tokens) for ``purpose``."""
     return salted(SALTS[purpose])
 
 

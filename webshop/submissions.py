@@ -8,7 +8,12 @@ holds, which policy clause its consent line points to, and what its
 confirmation page says.
 
 A view then does three things: validate, :func:`record_submission`, and
-:func:`commit_mail_and_redirect`. Recording stores what was entered, the
+:func:`commit_mail_and_redirect`. Each form carries a signed, single-use
+token issued when its page is rendered (:class:`SubmissionTokenField`);
+the submission keeps the token's digest under a unique index, so a form
+sent again (reload, a browser resending after a lost answer, two sends at
+once) stores nothing more and is answered with the first submission's
+confirmation (:func:`record_submission`). Recording stores what was entered, the
 choices made on this submission alone, and the context of the request that
 carried it: IP, domain, visitor id, whether a blocking signal was present
 (which forces "don't share"), the policy version shown and the time, under
@@ -20,15 +25,21 @@ A domain name the resolver finds only after the submission was stored is
 filled in later (:mod:`webshop.submission_domains`).
 """
 
+import hashlib
 import json
 import logging
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
-from wtforms import BooleanField
+from itsdangerous import BadData
+from sqlalchemy.exc import IntegrityError
+from wtforms import BooleanField, HiddenField
+from wtforms.validators import ValidationError
 
 from . import mail
 from .db import db, utc_text, utcnow
@@ -38,6 +49,7 @@ from .policy_text import POLICY_VERSION
 from .proof import session_proof
 from .responses import no_store
 from .shorten import mask_email, mask_text, short_domain, short_ip
+from .signing import serializer
 from .visits.identity import current_identity
 
 NO_MARKETING_LABEL = "Don't use this for marketing"
@@ -50,12 +62,60 @@ log = logging.getLogger(__name__)
 CONFIG = {
     # Posts of every personal-information form but chat, counted together per client.
     "RATELIMIT_FORMS": "10 per minute;100 per hour",
+    # Seconds a form's single-use token is good for once its page was opened.
+    "SUBMISSION_TOKEN_MAX_AGE": 24 * 3600,
 }
 # The limit every form's view carries, below its route: one count for all of them.
 form_post_limit = limiter.shared_limit(configured("RATELIMIT_FORMS"), "forms", methods=["POST"])
 
 
+TOKEN_REFUSED_MESSAGE = (
+    "This form was opened too long ago, or did not come from this shop, so nothing was stored. "
+    "What you entered is still here: check it and send it again."
+)
+ALREADY_RECEIVED_MESSAGE = "We had already received this form; it is stored once."
+
+
+def issue_submission_token() -> str:
+    """A fresh single-use token for a form's page: a random nonce, signed and timed."""
+    return serializer("submission").dumps(secrets.token_urlsafe(18))
+
+
+def token_digest(nonce: str) -> str:
+    """What a submission keeps of its token: the SHA-256 of its nonce, never the token."""
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+class SubmissionTokenField(HiddenField):
+    """The single-use token of one filling-in of a form: issued with the page, checked when it comes back.
+
+    A token that is missing, altered, signed with another key or older than
+    ``SUBMISSION_TOKEN_MAX_AGE`` is refused with a message on the form,
+    everything typed kept, and replaced by a fresh one so the form can be
+    sent again. A good token's nonce is ``nonce``; :func:`record_submission`
+    makes sure it is used once.
+    """
+
+    nonce: str | None = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, default=issue_submission_token, **kwargs)
+
+    def pre_validate(self, form):
+        try:
+            nonce = serializer("submission").loads(
+                self.raw_data[0] if self.raw_data else "", max_age=current_app.config["SUBMISSION_TOKEN_MAX_AGE"]
+            )
+        except BadData:
+            nonce = None
+        if not isinstance(nonce, str) or not nonce:
+            self.data = issue_submission_token()
+            raise ValidationError(TOKEN_REFUSED_MESSAGE)
+        self.nonce = nonce
+
+
 class PersonalDataForm(FlaskForm):
+    submission_token = SubmissionTokenField()
     no_marketing = BooleanField(NO_MARKETING_LABEL, default=False)
     no_share = BooleanField(NO_SHARE_LABEL, default=False)
 
@@ -77,6 +137,9 @@ class FormKind:
     thanks_title: str
     thanks_text: str
     public_fields: tuple[str, ...] = ()  # allow-listed answers, shown unmasked on receipts
+    # The answer to the form sent again once it is stored, given its first
+    # submission; by default :func:`already_received` with its confirmation page.
+    resent: Callable[[Submission], ResponseReturnValue] | None = None
 
 
 FORM_KINDS: dict[str, FormKind] = {}
@@ -307,7 +370,15 @@ def record_submission(
     name: str | None,
     fields: dict,
 ) -> Submission:
-    """Add a submission for ``form`` to the session (see :func:`commit_mail_and_redirect`)."""
+    """Add a submission for ``form`` to the session (see :func:`commit_mail_and_redirect`).
+
+    The submission is flushed at once with its token's digest, which claims
+    the token. A token used already stores nothing: the request ends here
+    with the answer the first submission got (:func:`answer_resend`), also
+    when another request carrying it wins the race on the unique index.
+    """
+    digest = token_digest(form.submission_token.nonce)
+    answer_resend(digest)
     client = current_identity()
     blocking = bool(g.get("blocking_signal"))
     submission = Submission(
@@ -326,11 +397,42 @@ def record_submission(
         visitor_id=client.visitor_id,
         policy_version=POLICY_VERSION,
         proven_at=session_proof(email or None),
+        token_digest=digest,
     )
     # Frozen now, from this row: the IP address only as its network, never in full.
     submission.receipt_document = receipt_text(build_receipt(submission))
     db.session.add(submission)
+    try:
+        db.session.flush()  # of two sends at once, the second waits here for the first, then fails
+    except IntegrityError:
+        db.session.rollback()
+        answer_resend(digest)
+        raise  # not the token: something else was refused
     return submission
+
+
+def already_received(url: str):
+    """The answer to a form sent again: its first confirmation, saying it was stored once."""
+    flash(ALREADY_RECEIVED_MESSAGE, "notice")
+    return redirect(url, code=303)
+
+
+def answer_if_sent(form: PersonalDataForm) -> None:
+    """If ``form`` (validated) was stored before, end the request with the answer its form gives a resend."""
+    answer_resend(token_digest(form.submission_token.nonce))
+
+
+def answer_resend(digest: str) -> None:
+    """If a submission holds ``digest``, end the request with the answer its form gives a resend."""
+    first = db.session.execute(db.select(Submission).where(Submission.token_digest == digest)).scalar_one_or_none()
+    if first is None:
+        return
+    kind = FORM_KINDS[first.kind]
+    if first.erased_at is not None:
+        abort(already_received(url_for(kind.endpoint)))  # its confirmation went with it
+    if kind.resent is not None:
+        abort(current_app.make_response(kind.resent(first)))
+    abort(already_received(url_for("submissions.thanks", receipt_id=first.receipt_id)))
 
 
 MAIL_FAILED_MESSAGE = (

@@ -27,7 +27,7 @@ from axe_playwright_python.sync_playwright import Axe
 from tests.support.cart import product_id
 from tests.support.forms import FORMS, form_data
 from tests.support.live_server import serving
-from tests.support.pages import csrf_token_from
+from tests.support.pages import hidden_fields
 from tests.support.staff import PASSWORD, create_staff
 from webshop.db import db
 from webshop.ledger import record_export
@@ -44,9 +44,8 @@ SERIOUS = {"serious", "critical"}
 
 
 def post_form(request, base: str, page_url: str, data: dict, action: str | None = None):
-    """Post ``data`` with the CSRF token of ``page_url``, as the browser's own form would."""
-    token = csrf_token_from(request.get(base + page_url).text())
-    body = urlencode({"csrf_token": token, **data}, doseq=True)
+    """Post ``data`` with the tokens of ``page_url``, as the browser's own form would."""
+    body = urlencode({**hidden_fields(request.get(base + page_url).text()), **data}, doseq=True)
     response = request.post(
         base + (action or page_url), data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
     )

@@ -4,7 +4,7 @@ import urllib.parse
 import urllib.request
 from http.cookiejar import CookieJar
 
-from tests.support.pages import csrf_token_from
+from tests.support.pages import hidden_fields
 
 
 class Browser:
@@ -30,7 +30,7 @@ class Browser:
 
     def submit(self, page: str, data: dict, action: str | None = None) -> tuple[str, str]:
         _url, html = self.get(page)
-        return self.post(action or page, {"csrf_token": csrf_token_from(html), **data})
+        return self.post(action or page, {**hidden_fields(html), **data})
 
     def cookie(self, name: str) -> str | None:
         return next((c.value for c in self.jar if c.name == name), None)

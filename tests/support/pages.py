@@ -6,17 +6,27 @@ import re
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 
+SUBMISSION_TOKEN_RE = re.compile(r'name="submission_token"[^>]*value="([^"]+)"')
+
+
 def csrf_token_from(html: str) -> str:
     match = CSRF_RE.search(html)
     assert match, "page has no CSRF token"
     return match.group(1) or match.group(2)
 
 
+def hidden_fields(html: str) -> dict:
+    """The tokens a browser sends back with the (first) form of a page: CSRF, and a personal-data form's own."""
+    fields = {"csrf_token": csrf_token_from(html)}
+    if match := SUBMISSION_TOKEN_RE.search(html):
+        fields["submission_token"] = match.group(1)
+    return fields
+
+
 def submit(client, page_url: str, data: dict, action: str | None = None, **kwargs):
-    """Open ``page_url``, take its CSRF token and post ``data`` like a browser would."""
+    """Open ``page_url``, take its tokens and post ``data`` like a browser would."""
     page = client.get(page_url, **kwargs)
-    token = csrf_token_from(page.get_data(as_text=True))
-    return client.post(action or page_url, data={"csrf_token": token, **data}, **kwargs)
+    return client.post(action or page_url, data={**hidden_fields(page.get_data(as_text=True)), **data}, **kwargs)
 
 
 def press_button(client, path):

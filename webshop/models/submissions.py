@@ -59,9 +59,14 @@ class Submission(db.Model):
     # signal later): from then on it is not shareable and its receipt is
     # REVOKED. What was shared before stays in the ledger, which says so.
     withdrawn_at: Mapped[datetime | None]
+    # The SHA-256 of the single-use token the form carried when it was sent
+    # (webshop.submissions): the same form sent again finds this row and
+    # stores nothing. The unique index lets only one of two sends at once in.
+    token_digest: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_submission_email", "email"),
+        Index("ix_submission_token_digest", "token_digest", unique=True),
         Index("ix_submission_kind_created", "kind", "created_at"),
         Index("ix_submission_visitor", "visitor_id"),
         # ix_submission_share_candidates is declared in webshop.rules, from the sharing rules it serves.

@@ -51,6 +51,7 @@ PROOF = "tests/test_address_proof.py"
 TOUR = "tests/browser/test_tour.py::test_a_reviewer_walks_the_whole_tour"
 MINIMISATION = "tests/test_ip_minimisation.py"
 REVISIONS = "tests/test_policy_revisions.py"
+ONCE = "tests/test_forms_once.py"
 
 PRACTICES: dict[str, Practice] = {
     p.clause: p
@@ -124,10 +125,13 @@ PRACTICES: dict[str, Practice] = {
             features=(
                 "Seven forms on one mechanism: newsletter, survey, product registration, order, "
                 "bulletin board, chat, contact",
+                "Each time a form is filled in it is stored once, however often it is sent: its page carries "
+                "a signed, single-use token, and a form sent again gets the first submission's confirmation",
             ),
             routes=FORM_ROUTES,
             code=(
                 *refs("webshop/submissions.py", "PersonalDataForm", "record_submission", "commit_mail_and_redirect"),
+                *refs("webshop/submissions.py", "SubmissionTokenField", "answer_resend"),
                 *refs("webshop/newsletter.py", "signup"),
                 *refs("webshop/survey.py", "survey"),
                 *refs("webshop/registration.py", "register"),
@@ -144,6 +148,9 @@ PRACTICES: dict[str, Practice] = {
                 f"{EVIDENCE}::test_form_counts_match_the_rows_in_the_table",
                 f"{FIGURES}::test_a_submission_moves_the_policy_pages_figures_and_its_erasure_takes_it_out_again",
                 f"{FIGURES}::test_the_tallies_equal_a_live_count_after_a_mix_of_actions",
+                f"{ONCE}::test_a_form_sent_again_after_its_answer_was_lost_is_stored_once",
+                f"{ONCE}::test_two_sends_of_one_form_at_once_store_one_submission",
+                f"{ONCE}::test_a_missing_forged_or_old_token_stores_nothing_and_keeps_what_was_typed",
             ),
         ),
         Practice(

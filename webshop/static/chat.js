@@ -96,8 +96,8 @@
     return true;
   }
 
-  function showReceipt(url, mailSent) {
-    status.textContent = "Message sent. ";
+  function showReceipt(url, mailSent, notice) {
+    status.textContent = notice ? `${notice} ` : "Message sent. ";
     const link = document.createElement("a");
     link.href = url;
     link.textContent = "View its consent receipt";
@@ -127,9 +127,11 @@
       return;
     }
     const data = await response.json();
-    if (response.status === 201) {
+    // Each form's single-use token: the next message needs the one this answer brought.
+    if (data.submission_token) form.elements.namedItem("submission_token").value = data.submission_token;
+    if (response.status === 201 || data.already_received) {
       append(data.message);
-      showReceipt(data.receipt_url, data.mail_sent);
+      showReceipt(data.receipt_url, data.mail_sent, data.already_received);
       form.elements.namedItem("message").value = "";
       form.elements.namedItem("message").focus();
     } else if (data.errors) {

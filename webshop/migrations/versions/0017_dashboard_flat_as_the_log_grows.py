@@ -10,7 +10,7 @@
   first and counted again by the next ``flask visits archive`` (they are derived from the archive).
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 """
 
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ from alembic import op
 from webshop.migrations import tally_triggers
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
