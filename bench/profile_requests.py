@@ -156,8 +156,12 @@ def count_subject(args) -> None:
     """In a process of its own, under callgrind: warm up, then make ``args.requests`` of one request."""
     folder = Path(args.folder)
     shop = "plain shop" if args.subject == "plain shop" else "webshop"
-    # The visit writer stores its rows once, at the end: batches on a timer would make the count follow the clock.
-    app = build_app(args.subject, folder / f"{shop}.sqlite3", folder / f"{shop}-instance", **UNTIMED_WRITER)
+    # A copy of the database for each count, so that no count inherits another's pages to checkpoint; the visit
+    # writer stores its rows once, at the end: batches on a timer would make the count follow the clock.
+    database = folder / f"{shop}-{args.subject}-{args.count}-{args.requests}.sqlite3"
+    with closing(sqlite3.connect(folder / f"{shop}.sqlite3")) as source, closing(sqlite3.connect(database)) as copy:
+        source.backup(copy)  # the log's pages too
+    app = build_app(args.subject, database, folder / f"{shop}-instance", **UNTIMED_WRITER)
     # As many order tokens with N requests as with none: minting them cancels out with the rest of the start.
     call, expected = Subject(args.subject, app, args.product_path).requests(orders=args.orders)[args.count]
     for _ in range(WARM_UP):

@@ -12,7 +12,7 @@ stale.
 
 Every page links the same two dozen addresses (the header, the nav, the
 footer), and werkzeug builds each one anew on every request: templates use
-:func:`linked_url`, which keeps each address it built for the rest of the
+:func:`link_builder`'s ``url_for``, which keeps each address it built for the rest of the
 worker's life. An address is the same for every request with the same path
 prefix (``SCRIPT_NAME``, which ``X-Forwarded-Prefix`` sets behind a trusted
 proxy), so the prefix is part of what it is kept under; the URL map never
@@ -26,8 +26,7 @@ links of pages rendered outside a request.
 
 import threading
 
-from flask import current_app, request, url_for
-from flask.globals import request_ctx
+from flask import has_request_context, request, url_for
 from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
 
@@ -61,26 +60,29 @@ class ProcessBytecodeCache(BytecodeCache):
 COMPILED = ProcessBytecodeCache()
 
 
-def linked_url(endpoint: str, **values) -> str:
-    """``url_for(endpoint, **values)``, built once per worker for each path prefix."""
-    if not request_ctx or endpoint[:1] == "." or not PUBLIC_VALUES.issuperset(values):
-        return url_for(endpoint, **values)
-    key = (request.script_root, endpoint, *sorted(values.items()))
-    links = current_app.extensions["webshop.links"]
-    try:
-        found = links.get(key)
-    except TypeError:  # a value that cannot be a key: built each time
-        return url_for(endpoint, **values)
-    if found is None:
-        found = url_for(endpoint, **values)
-        if len(links) < LINKS_KEPT:
-            links[key] = found
-    return found
+def link_builder(links: dict):
+    """The templates' ``url_for``: each address built once per worker and path prefix, kept in ``links``."""
+
+    def linked_url(endpoint: str, **values) -> str:
+        if not has_request_context() or endpoint[:1] == "." or not PUBLIC_VALUES.issuperset(values):
+            return url_for(endpoint, **values)
+        key = (request.root_path, endpoint, *sorted(values.items())) if values else (request.root_path, endpoint)
+        try:
+            found = links.get(key)
+        except TypeError:  # a value that cannot be a key: built each time
+            return url_for(endpoint, **values)
+        if found is None:
+            found = url_for(endpoint, **values)
+            if len(links) < LINKS_KEPT:
+                links[key] = found
+        return found
+
+    return linked_url
 
 
 def init_app(app):
-    app.extensions["webshop.links"] = {}
-    app.jinja_env.globals["url_for"] = linked_url
+    app.extensions["webshop.links"] = links = {}
+    app.jinja_env.globals["url_for"] = link_builder(links)
     app.jinja_env.bytecode_cache = COMPILED
     app.jinja_env.filters["plural"] = text.plural
     app.jinja_env.filters["units_together"] = text.units_together
