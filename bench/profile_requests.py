@@ -174,6 +174,18 @@ def count_subject(args) -> None:
         flush(app)  # the visit rows' storing counts too
 
 
+def subject_command(subject: str, folder: Path, product_path: str, requests: int) -> list[str]:
+    """The command that runs ``subject`` in a process of its own, on the databases in ``folder``."""
+    return [
+        sys.executable,
+        __file__,
+        f"--subject={subject}",
+        f"--folder={folder}",
+        f"--product-path={product_path}",
+        f"--requests={requests}",
+    ]
+
+
 def callgrind_total(out: Path) -> int:
     for line in out.read_text().splitlines():
         if line.startswith(("summary:", "totals:")):
@@ -191,20 +203,9 @@ def instructions(folder: Path, subject: str, name: str, product_path: str, count
                 "valgrind",
                 "--tool=callgrind",
                 f"--callgrind-out-file={out}",
-                sys.executable,
-                __file__,
-                "--subject",
-                subject,
-                "--folder",
-                str(folder),
-                "--product-path",
-                product_path,
-                "--requests",
-                str(requests),
-                "--orders",
-                str(WARM_UP + count),
-                "--count",
-                name,
+                *subject_command(subject, folder, product_path, requests),
+                f"--orders={WARM_UP + count}",
+                f"--count={name}",
             ],
             check=True,
             stdout=subprocess.DEVNULL,
@@ -280,16 +281,7 @@ def main():
             for subject in SUBJECTS if round_number % 2 == 0 else SUBJECTS[::-1]:
                 subprocess.run(
                     [
-                        sys.executable,
-                        __file__,
-                        "--subject",
-                        subject,
-                        "--folder",
-                        str(folder),
-                        "--product-path",
-                        f"/product/{slug}",
-                        "--requests",
-                        str(args.requests),
+                        *subject_command(subject, folder, f"/product/{slug}", args.requests),
                         *(f"--only={name}" for name in args.only),
                     ],
                     check=True,
