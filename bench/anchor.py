@@ -13,8 +13,9 @@ pairs with the min–max over the pairs:
   session cart (goal ≥ 0.9): wrk scripts carrying the cookies and CSRF token
   a browser got beforehand, so every request is a valid one; each checkout
   POST carries a single-use form token of its own, signed here with the
-  bench servers' key, so each places an order (a token sent twice would
-  only be answered with the first order);
+  bench servers' key for the browser whose cookies the script sends, so each
+  places an order (a token sent twice would only be answered with the first
+  order, and one for another browser refused);
 - p99 latency with reverse DNS pointed at a black-hole resolver against rDNS
   off, every request from a new forwarded address (goal ≤ 1.1).
 
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flask import Flask  # noqa: E402
+from flask.sessions import SecureCookieSessionInterface  # noqa: E402
 
 from bench.plain_shop import CUSTOMER, create_order_tables  # noqa: E402
 from bench.visits import (  # noqa: E402
@@ -141,17 +143,24 @@ def checkout_script(base: Path, name: str):
         browser = Browser(url)
         browser.post("/cart/add", cart_add_fields(browser, product_path))
         fields = {"csrf_token": csrf_token(browser.get("/checkout")), **CUSTOMER}
-        return write_script(base / f"{name}-checkout.lua", fields, browser, submission_tokens()), "/checkout"
+        return write_script(base / f"{name}-checkout.lua", fields, browser, submission_tokens(browser)), "/checkout"
 
     return prepare
 
 
-def submission_tokens() -> list[str]:
-    """Single-use form tokens as the bench servers issue them with a form's page, one per order to place."""
+def submission_tokens(browser: Browser) -> list[str]:
+    """Single-use form tokens as the bench servers issue them to ``browser`` with a form's page, one per order."""
     signer = Flask(__name__)
     signer.config.update(SECRET_KEY=BENCH_KEY, SECRET_KEY_FALLBACKS=[])
+    session = next(cookie.value for cookie in browser.jar if cookie.name == "session")
+    secret = session_csrf_secret(signer, session)
     with signer.app_context():
-        return [issue_submission_token() for _ in range(TOKENS_PER_RUN)]
+        return [issue_submission_token(secret) for _ in range(TOKENS_PER_RUN)]
+
+
+def session_csrf_secret(app: Flask, session_cookie: str) -> str:
+    """The CSRF secret a browser's session cookie holds, read with ``app``'s key: its form tokens are bound to it."""
+    return SecureCookieSessionInterface().get_signing_serializer(app).loads(session_cookie)["csrf_token"]
 
 
 def write_script(path: Path, fields: dict, browser: Browser, tokens: list[str] | None = None) -> Path:

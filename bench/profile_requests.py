@@ -4,9 +4,9 @@ The same three requests as bench/anchor.py (the product page, the cart-add
 POST, the checkout POST) go through each app's Flask test client, on copies
 of one freshly built SQLite database. Every POST repeats the one a browser
 made: the same cookies and CSRF token, so each is a valid request; each
-checkout POST carries a single-use form token of its own (minted beforehand),
-so each places an order rather than being answered with the first. Prints
-per request the function calls (exact, the same run to run), the CPU time
+checkout POST carries a single-use form token of its own (minted beforehand
+for the buyer's session), so each places an order rather than being answered
+with the first. Prints per request the function calls (exact, the same run to run), the CPU time
 (``time.process_time``, timed without the profiler; it moves with the machine's load) and their
 ratios against the plain shop; ``--top N`` adds each profile's N costliest
 functions, by their own time and with what they call.
@@ -83,7 +83,7 @@ class Subject:
         checkout = {"csrf_token": csrf_token(buyer.get("/checkout").get_data(as_text=True)), **CUSTOMER}
         buy_cookie = cookie_header(buyer)
         bare = self.app.test_client(use_cookies=False)
-        tokens = iter(self.submission_tokens(orders))
+        tokens = iter(self.submission_tokens(orders, buyer.get_cookie("session").value))
 
         def product():
             return bare.get(self.product_path, headers={"Cookie": add_cookie})
@@ -96,14 +96,19 @@ class Subject:
 
         return {"product": (product, 200), "cart-add": (cart_add, 303), "checkout": (place_order, 303)}
 
-    def submission_tokens(self, count: int) -> list[dict]:
-        """The form token of each checkout POST, as its page would have issued it (the plain shop has none)."""
+    def submission_tokens(self, count: int, session_cookie: str) -> list[dict]:
+        """The form token of each checkout POST, as its page would have issued it (the plain shop has none).
+
+        Each is bound to the buyer's session, whose signed cookie is ``session_cookie``.
+        """
         if self.name == "plain shop":
             return [{}] * count
+        from bench.anchor import session_csrf_secret
         from webshop.submissions import issue_submission_token
 
+        secret = session_csrf_secret(self.app, session_cookie)
         with self.app.app_context():
-            return [{"submission_token": issue_submission_token()} for _ in range(count)]
+            return [{"submission_token": issue_submission_token(secret)} for _ in range(count)]
 
 
 def profile(call, expected: int, count: int) -> tuple[pstats.Stats, float]:

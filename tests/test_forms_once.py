@@ -5,7 +5,9 @@ Sending the same filled-in form again, because its answer was lost on the
 way (a worker killed after its commit, a proxy's 502), because the person
 reloads, or twice at once, stores nothing more and is answered with the
 first submission's confirmation. A token that is missing, altered, signed
-for something else or too old stores nothing and keeps what was typed.
+for something else, too old or issued to another browser stores nothing and
+keeps what was typed; a used one sent from another browser shows it nothing
+of the first submission.
 """
 
 import threading
@@ -20,11 +22,11 @@ from sqlalchemy import event
 
 from tests.support.cart import add_to_cart
 from tests.support.forms import FORM_IDS, FORMS, form_data, outbox, submissions
-from tests.support.pages import hidden_fields
+from tests.support.pages import csrf_token_from, hidden_fields
 from webshop.db import db
 from webshop.models import BoardPost, ChatMessage, Order, ProductRegistration
 from webshop.signing import serializer
-from webshop.submissions import ALREADY_RECEIVED_MESSAGE, TOKEN_REFUSED_MESSAGE
+from webshop.submissions import ALREADY_RECEIVED_MESSAGE, TOKEN_REFUSED_MESSAGE, issue_submission_token
 
 # The rows besides the submission each form adds, once per submission.
 ROWS_BESIDE = {"board": BoardPost, "chat": ChatMessage, "order": Order, "registration": ProductRegistration}
@@ -155,12 +157,18 @@ def test_two_sends_of_one_form_at_once_store_one_submission(client, app, case):
     assert ALREADY_RECEIVED_MESSAGE in other.get(answers["second"].headers["Location"]).get_data(as_text=True)
 
 
-def issued_days_ago(app, days: int, monkeypatch) -> str:
-    """A token as the shop signs them, issued ``days`` ago (in an app context)."""
-    real = time.time
+def csrf_secret(client) -> str:
+    """The raw CSRF secret the browser's session holds, which its form tokens are bound to."""
+    with client.session_transaction() as session:
+        return session["csrf_token"]
+
+
+def issued_days_ago(client, days: int, monkeypatch) -> str:
+    """A token as the shop issues them to this browser, issued ``days`` ago (in an app context)."""
+    real, secret = time.time, csrf_secret(client)  # read at today's time: the session cookie was signed today
     with monkeypatch.context() as patched:
         patched.setattr(itsdangerous.timed, "time", SimpleNamespace(time=lambda: real() - days * 86400))
-        return serializer("submission").dumps("an old nonce")
+        return issue_submission_token(secret)
 
 
 def altered(token: str) -> str:
@@ -168,13 +176,15 @@ def altered(token: str) -> str:
 
 
 REFUSED_TOKENS = {
-    "missing": lambda app, token, monkeypatch: None,
-    "altered": lambda app, token, monkeypatch: altered(token),
-    "another key": lambda app, token, monkeypatch: URLSafeTimedSerializer(
+    "missing": lambda client, token, monkeypatch: None,
+    "altered": lambda client, token, monkeypatch: altered(token),
+    "another key": lambda client, token, monkeypatch: URLSafeTimedSerializer(
         "not the shop's key", salt="webshop.submission"
     ).dumps("a nonce"),
-    "signed for another purpose": lambda app, token, monkeypatch: serializer("unsubscribe").dumps(1),
-    "two days old": lambda app, token, monkeypatch: issued_days_ago(app, 2, monkeypatch),
+    "signed for another purpose": lambda client, token, monkeypatch: serializer("unsubscribe").dumps(1),
+    "two days old": lambda client, token, monkeypatch: issued_days_ago(client, 2, monkeypatch),
+    "issued to another browser": lambda client, token, monkeypatch: issue_submission_token("another browser's"),
+    "naming no browser": lambda client, token, monkeypatch: serializer("submission").dumps("a nonce"),
 }
 
 
@@ -183,7 +193,7 @@ REFUSED_TOKENS = {
 def test_a_missing_forged_or_old_token_stores_nothing_and_keeps_what_was_typed(client, app, case, refused, monkeypatch):
     data = filled_in(client, app, case)
     with app.app_context():
-        data["submission_token"] = REFUSED_TOKENS[refused](app, data.get("submission_token", ""), monkeypatch)
+        data["submission_token"] = REFUSED_TOKENS[refused](client, data.get("submission_token", ""), monkeypatch)
     data = {name: value for name, value in data.items() if value is not None}
 
     response = client.post(case.url, data={**data, "email": "typed@example.org"})
@@ -198,6 +208,54 @@ def test_a_missing_forged_or_old_token_stores_nothing_and_keeps_what_was_typed(c
     assert fresh != data.get("submission_token")
     assert client.post(case.url, data={**data, "submission_token": fresh}).status_code == 303
     assert len(submissions(app, case.kind)) == 1
+
+
+@pytest.mark.parametrize("case", FORMS, ids=FORM_IDS)
+def test_a_used_token_sent_from_another_browser_is_refused_and_shows_nothing_of_the_first(client, app, case):
+    """Another browser with its own session and CSRF token, and the token of a form someone else sent."""
+    data = filled_in(client, app, case)
+    first = client.post(case.url, data=data)
+    assert first.status_code == 303, first.get_data(as_text=True)
+    stranger = app.test_client()
+    theirs = filled_in(stranger, app, case)  # their own session, CSRF token and, for checkout, cart
+
+    response = stranger.post(
+        case.url, data={**theirs, "email": "typed@example.org", "submission_token": data["submission_token"]}
+    )
+
+    assert response.status_code == 200  # no redirect to the first submission's confirmation
+    html = response.get_data(as_text=True)
+    assert TOKEN_REFUSED_MESSAGE in html.replace("&#39;", "'")
+    assert 'value="typed@example.org"' in html
+    assert first.headers["Location"] not in html and ALREADY_RECEIVED_MESSAGE not in html
+    assert_stored_once(app, case)
+    if case.needs_cart:  # the order's page is not theirs to open
+        assert stranger.get(first.headers["Location"]).status_code == 404
+    assert client.get(first.headers["Location"]).status_code == 200
+    # Their form comes back with a token of their own: sent as it stands, it is stored.
+    fresh = hidden_fields(html)["submission_token"]
+    assert stranger.post(case.url, data={**theirs, "submission_token": fresh}).status_code == 303
+    assert len(submissions(app, case.kind)) == 2
+
+
+ORDER = next(case for case in FORMS if case.kind == "order")
+
+
+def test_a_used_order_token_sent_from_another_browser_with_an_empty_cart_opens_no_order(client, app):
+    data = filled_in(client, app, ORDER)
+    first = client.post("/checkout", data=data)
+    assert first.status_code == 303, first.get_data(as_text=True)
+    stranger = app.test_client()
+    csrf_token = csrf_token_from(stranger.get("/newsletter").get_data(as_text=True))
+
+    response = stranger.post(
+        "/checkout", data={**data, "csrf_token": csrf_token, "submission_token": data["submission_token"]}
+    )
+
+    assert response.status_code == 303 and response.headers["Location"] == "/cart"
+    assert "Your cart is empty" in stranger.get("/cart").get_data(as_text=True)
+    assert stranger.get(first.headers["Location"]).status_code == 404
+    assert_stored_once(app, ORDER)
 
 
 CHAT = next(case for case in FORMS if case.kind == "chat")
@@ -231,3 +289,19 @@ def test_a_chat_message_with_a_forged_token_is_refused_in_the_background_with_a_
     assert submissions(app) == []
     sent = client.post("/chat", data={**data, "submission_token": body["submission_token"]}, headers=BACKGROUND)
     assert sent.status_code == 201
+
+
+def test_the_next_chat_token_a_background_answer_carries_works_only_in_that_browser(client, app):
+    data = filled_in(client, app, CHAT)
+    sent = client.post("/chat", data=data, headers=BACKGROUND)
+    assert sent.status_code == 201
+    next_token = sent.get_json()["submission_token"]
+    stranger = app.test_client()
+    theirs = filled_in(stranger, app, CHAT)
+
+    refused = stranger.post("/chat", data={**theirs, "submission_token": next_token}, headers=BACKGROUND)
+
+    assert refused.status_code == 400
+    assert refused.get_json()["errors"] == {"submission_token": TOKEN_REFUSED_MESSAGE}
+    assert len(submissions(app, "chat")) == 1
+    assert client.post("/chat", data={**data, "submission_token": next_token}, headers=BACKGROUND).status_code == 201

@@ -9,7 +9,8 @@ confirmation page says.
 
 A view then does three things: validate, :func:`record_submission`, and
 :func:`commit_mail_and_redirect`. Each form carries a signed, single-use
-token issued when its page is rendered (:class:`SubmissionTokenField`);
+token issued when its page is rendered (:class:`SubmissionTokenField`)
+and good only in the browser session it was issued to;
 the submission keeps the token's digest under a unique index, so a form
 sent again (reload, a browser resending after a lost answer, two sends at
 once) stores nothing more and is answered with the first submission's
@@ -33,9 +34,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from itsdangerous import BadData
 from sqlalchemy.exc import IntegrityError
 from wtforms import BooleanField, HiddenField
@@ -76,9 +78,41 @@ TOKEN_REFUSED_MESSAGE = (
 ALREADY_RECEIVED_MESSAGE = "We had already received this form; it is stored once."
 
 
-def issue_submission_token() -> str:
-    """A fresh single-use token for a form's page: a random nonce, signed and timed."""
-    return serializer("submission").dumps(secrets.token_urlsafe(18))
+def issue_submission_token(csrf_secret: str | None = None) -> str:
+    """A fresh single-use token for a form's page: a random nonce and the session it is for, signed and timed.
+
+    ``csrf_secret`` is the CSRF secret of the browser session the token is
+    for, by default this request's; a benchmark minting tokens for a browser
+    it drives passes that browser's.
+    """
+    binding = session_binding(csrf_secret if csrf_secret is not None else this_session_csrf_secret())
+    return serializer("submission").dumps([secrets.token_urlsafe(18), binding])
+
+
+def this_session_csrf_secret() -> str:
+    """This browser session's raw Flask-WTF CSRF secret, made now if it has none yet."""
+    generate_csrf()  # cached for the request: every form already called it for its CSRF field
+    return session[current_app.config["WTF_CSRF_FIELD_NAME"]]
+
+
+def session_binding(csrf_secret: str) -> str:
+    """What a token carries of the session it was issued to: a short SHA-256 of its CSRF secret.
+
+    Whoever holds another browser's token, used or not, cannot send it with
+    their own session: it stores nothing and shows them nothing of the first
+    submission's answer (an order's page among them). The CSRF secret is
+    what already ties the form's CSRF token to this browser, so the two
+    tokens are good in the same sessions; the digest does not reveal it.
+    """
+    return hashlib.sha256(b"webshop.submission-session\x00" + csrf_secret.encode()).hexdigest()[:16]
+
+
+def nonce_issued_here(payload) -> str | None:
+    """The nonce of a token's signed ``payload`` if it was issued to this browser session, else None."""
+    if not (isinstance(payload, list) and len(payload) == 2 and all(isinstance(part, str) for part in payload)):
+        return None  # also a token issued before tokens named their session
+    nonce, binding = payload
+    return nonce if nonce and binding == session_binding(this_session_csrf_secret()) else None
 
 
 def token_digest(nonce: str) -> str:
@@ -89,7 +123,8 @@ def token_digest(nonce: str) -> str:
 class SubmissionTokenField(HiddenField):
     """The single-use token of one filling-in of a form: issued with the page, checked when it comes back.
 
-    A token that is missing, altered, signed with another key or older than
+    A token that is missing, altered, signed with another key, issued to
+    another browser session (:func:`session_binding`) or older than
     ``SUBMISSION_TOKEN_MAX_AGE`` is refused with a message on the form,
     everything typed kept, and replaced by a fresh one so the form can be
     sent again. A good token's nonce is ``nonce``; :func:`record_submission`
@@ -103,12 +138,13 @@ class SubmissionTokenField(HiddenField):
 
     def pre_validate(self, form):
         try:
-            nonce = serializer("submission").loads(
+            payload = serializer("submission").loads(
                 self.raw_data[0] if self.raw_data else "", max_age=current_app.config["SUBMISSION_TOKEN_MAX_AGE"]
             )
         except BadData:
-            nonce = None
-        if not isinstance(nonce, str) or not nonce:
+            payload = None
+        nonce = nonce_issued_here(payload)
+        if nonce is None:
             self.data = issue_submission_token()
             raise ValidationError(TOKEN_REFUSED_MESSAGE)
         self.nonce = nonce

@@ -127,11 +127,13 @@ PRACTICES: dict[str, Practice] = {
                 "bulletin board, chat, contact",
                 "Each time a form is filled in it is stored once, however often it is sent: its page carries "
                 "a signed, single-use token, and a form sent again gets the first submission's confirmation",
+                "A form's token works only in the browser session that opened the form: sent from another, "
+                "it stores nothing and shows nothing of the first submission",
             ),
             routes=FORM_ROUTES,
             code=(
                 *refs("webshop/submissions.py", "PersonalDataForm", "record_submission", "commit_mail_and_redirect"),
-                *refs("webshop/submissions.py", "SubmissionTokenField", "answer_resend"),
+                *refs("webshop/submissions.py", "SubmissionTokenField", "session_binding", "answer_resend"),
                 *refs("webshop/newsletter.py", "signup"),
                 *refs("webshop/survey.py", "survey"),
                 *refs("webshop/registration.py", "register"),
@@ -151,6 +153,7 @@ PRACTICES: dict[str, Practice] = {
                 f"{ONCE}::test_a_form_sent_again_after_its_answer_was_lost_is_stored_once",
                 f"{ONCE}::test_two_sends_of_one_form_at_once_store_one_submission",
                 f"{ONCE}::test_a_missing_forged_or_old_token_stores_nothing_and_keeps_what_was_typed",
+                f"{ONCE}::test_a_used_token_sent_from_another_browser_is_refused_and_shows_nothing_of_the_first",
             ),
         ),
         Practice(
