@@ -14,8 +14,8 @@ Every page links the same two dozen addresses (the header, the nav, the
 footer), and werkzeug builds each one anew on every request: templates use
 :func:`link_builder`'s ``url_for``, which keeps each address it built for the rest of the
 worker's life. An address is the same for every request with the same path
-prefix (``SCRIPT_NAME``, which ``X-Forwarded-Prefix`` sets behind a trusted
-proxy), so the prefix is part of what it is kept under; the URL map never
+prefix (``SCRIPT_NAME``, as the WSGI server sets it; the shop never reads
+``X-Forwarded-Prefix``), so the prefix is part of what it is kept under; the URL map never
 changes once the app serves. Only links to what everyone sees are kept: no
 values, or only a static file's name, an anchor and a catalogue slug. A link
 carrying anything of a person's (a token, a receipt or visitor id, a page
