@@ -92,6 +92,7 @@ class Tally:
     answered: int = 0  # any HTTP answer
     answered_recorded: int = 0  # answers to requests the shop records as visits
     failed: int = 0  # no HTTP answer (connection refused or reset, timeout)
+    cut_off: list = field(default_factory=list)  # monotonic times of answers whose body stopped short
     failures: Counter = field(default_factory=Counter)  # "METHOD path: error" -> times, for the report
     statuses: Counter = field(default_factory=Counter)
     receipts: dict = field(default_factory=dict)  # receipt id -> form kind
@@ -101,15 +102,23 @@ class Tally:
     events: list = field(default_factory=list)  # (monotonic time, method, path, status or None)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def note(self, method: str, path: str, status: int | None, error: BaseException | None = None) -> None:
+    def note(
+        self, method: str, path: str, status: int | None, error: BaseException | None = None, cut_off=False
+    ) -> None:
+        """One request and its answer; ``cut_off``: the answer began (its status line came) but its body
+        stopped short, as when the worker sending it is killed halfway."""
         recorded = not path.startswith(NOT_RECORDED_PREFIXES)
         with self.lock:
             self.sent += 1
-            self.events.append((time.monotonic(), method, path, status))
+            now = time.monotonic()
+            self.events.append((now, method, path, status))
             if status is None:
                 self.failed += 1
                 self.failures[f"{method} {path}: {error!r}"] += 1
                 return
+            if cut_off:
+                self.cut_off.append(now)
+                self.failures[f"{method} {path}: {status}, cut off: {error!r}"] += 1
             self.answered += 1
             self.answered_recorded += recorded
             self.statuses[status] += 1
@@ -191,12 +200,17 @@ class Browser:
             self.host, self.port, timeout=REQUEST_TIMEOUT, source_address=(self.source, 0)
         )
         try:
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            answer = Answer(response.status, response.headers, response.read())
-        except (OSError, http.client.HTTPException) as error:
-            self.tally.note(method, path, None, error)
-            raise FlowBroken(f"{method} {path}: no answer") from None
+            try:
+                connection.request(method, path, body=body, headers=headers)
+                response = connection.getresponse()
+            except (OSError, http.client.HTTPException) as error:
+                self.tally.note(method, path, None, error)
+                raise FlowBroken(f"{method} {path}: no answer") from None
+            try:
+                answer = Answer(response.status, response.headers, response.read())
+            except (OSError, http.client.HTTPException) as error:
+                self.tally.note(method, path, response.status, error, cut_off=True)
+                raise FlowBroken(f"{method} {path}: {response.status}, cut off") from None
         finally:
             connection.close()
         self.tally.note(method, path, answer.status)
@@ -593,8 +607,10 @@ class Report:
         t = self.tally
         if t.server_errors:
             found.append(f"{t.server_errors} answers were 5xx")
-        if t.failed:
-            found.append(f"{t.failed} requests got no answer ({'; '.join(t.failures)})")
+        if t.failed or t.cut_off:
+            found.append(
+                f"{t.failed} requests got no answer and {len(t.cut_off)} an answer cut off ({'; '.join(t.failures)})"
+            )
         if self.rows_recorded != t.answered_recorded:
             found.append(f"{self.rows_recorded} visit rows for {t.answered_recorded} answered requests")
         if self.missing:

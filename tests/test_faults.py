@@ -69,7 +69,7 @@ def test_a_worker_killed_mid_load_is_replaced_and_loses_nothing_answered(databas
     # Only the requests in flight in the killed worker failed, and nothing
     # was answered with an error.
     assert tally.server_errors == 0
-    assert tally.failed <= 1
+    assert tally.failed + len(tally.cut_off) <= 1  # no answer, or one cut off as the worker died sending it
     # Every answered request has its row (the killed worker's spool was
     # stored by another), none twice; a request that died in flight may have
     # its row, since the row is spooled before the answer is sent.

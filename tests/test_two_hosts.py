@@ -258,6 +258,12 @@ def test_one_host_stopping_and_the_others_worker_killed_under_load_lose_nothing(
         [round(at - seen["term"], 3) for at in bad],
         round(seen["kill"] - seen["term"], 3),
     )
+    # An answer the killed worker had begun to send stops short: nginx can neither finish nor retry it.
+    # That happens only to the requests inside that worker, at the kill, and its row was spooled before.
+    assert len(tally.cut_off) <= 1
+    assert all(seen["kill"] <= at < seen["kill"] + 1 for at in tally.cut_off), [
+        round(at - seen["kill"], 3) for at in tally.cut_off
+    ]
     after = [status for at, _m, _p, status in tally.events if at > seen["kill"] + 1]
     assert after and set(after) <= {200, 201, 303}
     # Every request a host answered has its row; a GET retried on host B after the kill may have two.
@@ -287,7 +293,7 @@ def test_a_host_drained_from_nginx_before_it_stops_costs_no_request(tmp_path, da
     print(report.summary())
     tally = report.tally
     assert seen["a_returncode"] == 0
-    assert tally.failed == 0 and set(tally.statuses) <= {200, 201, 303}, tally.statuses
+    assert tally.failed == 0 and not tally.cut_off and set(tally.statuses) <= {200, 201, 303}, tally.statuses
     assert any(at > seen["stopped"] for at, *_ in tally.events), "the load went on after host A stopped"
     assert report.rows_recorded == tally.answered_recorded
     assert report.missing == [] and report.present == report.accepted > 0
